@@ -1,0 +1,286 @@
+// Package source implements one auth.Profile per sign-in flow of
+// entra-helper over MSAL Go: client secret, client certificate, workload
+// identity federation, browser, device code, username/password, an imported
+// refresh token and managed identity. It persists what a profile must keep
+// (client secret, certificate, MSAL's cache with refresh tokens, never
+// access tokens) in a store.Store, and turns Entra's errors into
+// auth.Error advice (Classify).
+//
+// Store keys used, per profile NAME:
+//
+//	profile/NAME/client-secret  the client secret (client-secret flow)
+//	profile/NAME/certificate    PEM certificate and key given to login (client-certificate flow)
+//	profile/NAME/msal-cache     MSAL's cache without access tokens (user flows)
+package source
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/internal/secret"
+	"github.com/entra-helper/entra-helper/store"
+)
+
+// Options are what the daemon hands every source.
+type Options struct {
+	// HTTPClient is used for every call to Entra (the daemon builds it to
+	// honour SSL_CERT_FILE, HTTPS_PROXY and NO_PROXY). nil: http.DefaultClient.
+	HTTPClient *http.Client
+	// OpenBrowser opens a sign-in page (the daemon runs $BROWSER). nil:
+	// the browser flow only reports the URL.
+	OpenBrowser func(url string) error
+	// Log receives warnings and debug lines; never secrets. nil: no logs.
+	Log *zap.Logger
+	// Now is the clock. nil: time.Now.
+	Now func() time.Time
+}
+
+// Store keys of a profile.
+func keySecret(name string) string      { return "profile/" + name + "/client-secret" }
+func keyCertificate(name string) string { return "profile/" + name + "/certificate" }
+func keyMSALCache(name string) string   { return "profile/" + name + "/msal-cache" }
+
+// Keys returns every store key a profile called name may use, for callers
+// that clean up after a profile removed from the config.
+func Keys(name string) []string {
+	return []string{keySecret(name), keyCertificate(name), keyMSALCache(name)}
+}
+
+// New returns the auth.Profile for p's flow. It checks the profile's
+// settings but does no I/O; st keeps what the profile must keep.
+func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) {
+	if p == nil {
+		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no profile given"}
+	}
+	if st == nil {
+		return nil, &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf("profile %s has no store", p.Name)}
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = http.DefaultClient
+	}
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cp := *p
+	cp.Scopes = slices.Clone(p.Scopes)
+	b := &base{p: &cp, st: st, opts: opts, log: opts.Log.With(zap.String("profile", p.Name), zap.String("flow", p.Flow))}
+	if p.Flow != config.FlowManagedIdentity {
+		if p.Tenant == "" {
+			return nil, usageErr(p, "has no tenant")
+		}
+		if p.ClientID == "" {
+			return nil, usageErr(p, "has no client_id")
+		}
+		u, err := url.Parse(p.AuthorityBaseURL())
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, usageErr(p, "has an authority_host that is not an https URL")
+		}
+		b.authority = strings.TrimRight(p.AuthorityBaseURL(), "/") + "/" + p.Tenant
+		b.host = u.Host
+		b.discovery = isMicrosoftHost(u.Hostname())
+	}
+	switch p.Flow {
+	case config.FlowClientSecret, config.FlowClientCertificate, config.FlowFederated:
+		if p.Flow == config.FlowFederated && p.FederatedTokenFile == "" {
+			return nil, usageErr(p, "uses the federated flow but has no federated_token_file")
+		}
+		return &confidentialProfile{base: b}, nil
+	case config.FlowBrowser, config.FlowDeviceCode, config.FlowUsernamePassword, config.FlowRefreshToken:
+		if p.Flow == config.FlowUsernamePassword && p.Username == "" {
+			return nil, usageErr(p, "uses the username-password flow but has no username")
+		}
+		return newUserProfile(b), nil
+	case config.FlowManagedIdentity:
+		return &managedProfile{base: b}, nil
+	}
+	return nil, usageErr(p, fmt.Sprintf("has an unknown flow %q", p.Flow))
+}
+
+func usageErr(p *config.Profile, what string) *auth.Error {
+	return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %s %s: fix the config", p.Name, what)}
+}
+
+// microsoftHosts are the authority hosts of Microsoft's clouds, where MSAL's
+// instance discovery works; anywhere else it is turned off.
+var microsoftHosts = []string{
+	"login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
+	"login.microsoftonline.us", "login.usgovcloudapi.net",
+	"login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
+}
+
+func isMicrosoftHost(h string) bool {
+	return slices.Contains(microsoftHosts, strings.ToLower(h))
+}
+
+// base holds what every flow shares.
+type base struct {
+	p         *config.Profile
+	st        store.Store
+	opts      Options
+	log       *zap.Logger
+	authority string // https://host/tenant
+	host      string // authority host (MSAL's cache "environment")
+	discovery bool   // MSAL instance discovery on
+}
+
+// classify is Classify for this profile, also mapping store failures.
+func (b *base) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if se, ok := asStoreError(err); ok {
+		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(se.err),
+			Message: fmt.Sprintf("the secret store failed to %s the sign-in of profile %s: check the keychain or the store key", se.op, b.p.Name)}
+	}
+	return Classify(b.p, err)
+}
+
+func asStoreError(err error) (*storeError, bool) {
+	for err != nil {
+		if se, ok := err.(*storeError); ok {
+			return se, true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if se, ok := asStoreError(e); ok {
+					return se, true
+				}
+			}
+			return nil, false
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// checkScopes rejects an empty scope list.
+func (b *base) checkScopes(scopes []string) error {
+	if len(scopes) == 0 {
+		return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("no scope was requested for profile %s", b.p.Name)}
+	}
+	return nil
+}
+
+// loginScopes are the scopes a login acquires once to prove it works.
+func (b *base) loginScopes() []string {
+	if len(b.p.Scopes) > 0 {
+		return b.p.Scopes
+	}
+	return []string{config.DatabricksScope}
+}
+
+// claims are the few claims of an access token this package reads.
+type claims struct {
+	TenantID          string `json:"tid"`
+	ObjectID          string `json:"oid"`
+	UPN               string `json:"upn"`
+	UniqueName        string `json:"unique_name"`
+	PreferredUsername string `json:"preferred_username"`
+}
+
+// tokenClaims decodes a JWT's payload without verifying it; zero when it is
+// not a JWT (opaque tokens are fine).
+func tokenClaims(jwt string) claims {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return claims{}
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return claims{}
+	}
+	var c claims
+	_ = json.Unmarshal(raw, &c)
+	return c
+}
+
+// token builds an auth.Token from MSAL's result parts.
+func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []string, tenantHint string) auth.Token {
+	t := auth.Token{
+		Value:     secret.New(access),
+		ExpiresOn: expiresOn,
+		Scopes:    slices.Clone(scopes),
+		Tenant:    tenantHint,
+	}
+	if !refreshOn.IsZero() {
+		if d := refreshOn.Sub(b.opts.Now()); d > 0 {
+			t.RefreshIn = d.Round(time.Second)
+		}
+	}
+	if c := tokenClaims(access); c.TenantID != "" {
+		t.Tenant = c.TenantID
+	}
+	if t.Tenant == "" {
+		t.Tenant = b.p.Tenant
+	}
+	return t
+}
+
+// keyedMutex serializes work per key.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	refs int
+}
+
+// lock locks key and returns its unlock.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+func scopeKey(scopes []string) string {
+	s := slices.Clone(scopes)
+	slices.Sort(s)
+	return strings.Join(s, " ")
+}
+
+// ctxErr returns ctx's error classified, if ctx is done.
+func (b *base) ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return b.classify(err)
+	}
+	return nil
+}
