@@ -1,0 +1,28 @@
+//go:build unix
+
+package ipc
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+)
+
+// SystemSocketPath returns the socket of the system-wide service.
+func SystemSocketPath() string { return "/run/entra-helper/daemon.sock" }
+
+func defaultSocketPath() (string, error) {
+	if runtime.GOOS != "darwin" {
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
+			return filepath.Join(dir, "entra-helper", "daemon.sock"), nil
+		}
+	} else if dir, err := os.UserCacheDir(); err == nil && filepath.IsAbs(dir) {
+		p := filepath.Join(dir, "entra-helper", "daemon.sock")
+		if len(p) <= maxSocketPath {
+			return p, nil
+		}
+	}
+	dir := filepath.Join(os.TempDir(), "entra-helper-"+strconv.Itoa(os.Getuid()))
+	return filepath.Join(dir, "daemon.sock"), nil
+}

@@ -1,0 +1,223 @@
+//go:build windows
+
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/user"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Microsoft/go-winio"
+	"golang.org/x/sys/windows"
+)
+
+// SystemSocketPath returns the pipe of the system-wide service.
+func SystemSocketPath() string { return `\\.\pipe\entra-helper` }
+
+func defaultSocketPath() (string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", fmt.Errorf("ipc: finding the current user for the pipe name: %w", err)
+	}
+	name := u.Username
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+		name = name[i+1:] // DOMAIN\user: a pipe name may not hold a backslash
+	}
+	if name == "" {
+		sid, err := currentSID()
+		if err != nil {
+			return "", err
+		}
+		name = sid
+	}
+	return `\\.\pipe\entra-helper-` + name, nil
+}
+
+var (
+	sidOnce  sync.Once
+	sidValue string
+	sidErr   error
+)
+
+// currentSID returns the string SID of the process's user.
+func currentSID() (string, error) {
+	sidOnce.Do(func() {
+		tu, err := windows.GetCurrentProcessToken().GetTokenUser()
+		if err != nil {
+			sidErr = fmt.Errorf("ipc: reading the current user's SID: %w", err)
+			return
+		}
+		sidValue = tu.User.Sid.String()
+	})
+	return sidValue, sidErr
+}
+
+// Listen creates the per-user daemon's named pipe at path, with a security
+// descriptor that lets only the current user (and SYSTEM) open it. If the
+// pipe exists and a daemon of this user answers, it returns an error
+// matching ErrDaemonRunning; if another user holds it, ErrNotOwner.
+func Listen(path string) (net.Listener, error) {
+	sid, err := currentSID()
+	if err != nil {
+		return nil, err
+	}
+	// Protected DACL: full access for the user and SYSTEM, nobody else.
+	return listenPipe(path, "D:P(A;;GA;;;"+sid+")(A;;GA;;;SY)")
+}
+
+// ListenShared is Listen for the system-wide service: every authenticated
+// user may open the pipe, and access control is entirely the Server's
+// Authorize, which must be set.
+func ListenShared(path string) (net.Listener, error) {
+	return listenPipe(path, "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;AU)")
+}
+
+func listenPipe(path, sddl string) (net.Listener, error) {
+	if path == "" {
+		return nil, errors.New("ipc: empty pipe name")
+	}
+	l, err := winio.ListenPipe(path, &winio.PipeConfig{
+		SecurityDescriptor: sddl,
+		InputBufferSize:    MaxMessageSize + headerSize,
+		OutputBufferSize:   MaxMessageSize + headerSize,
+	})
+	if err == nil {
+		return l, nil
+	}
+	// The pipe exists (ListenPipe insists on creating its first instance).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if conn, derr := Dial(ctx, path); derr == nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w on %s: stop it first (or set %s to use another pipe)", ErrDaemonRunning, path, SocketEnv)
+	} else if errors.Is(derr, ErrNotOwner) {
+		return nil, derr
+	}
+	return nil, fmt.Errorf("ipc: creating the pipe %s: %w", path, err)
+}
+
+func dial(ctx context.Context, path string) (net.Conn, error) {
+	// Identification level lets the server read who we are, and nothing
+	// more.
+	return winio.DialPipeAccessImpLevel(ctx, path, windows.GENERIC_READ|windows.GENERIC_WRITE, winio.PipeImpLevelIdentification)
+}
+
+func isNoDaemon(err error) bool {
+	return errors.Is(err, windows.ERROR_FILE_NOT_FOUND) || errors.Is(err, windows.ERROR_PATH_NOT_FOUND)
+}
+
+func pipeHandle(conn net.Conn) (windows.Handle, error) {
+	f, ok := conn.(interface{ Fd() uintptr })
+	if !ok {
+		return 0, fmt.Errorf("%w: %T is not a named pipe", ErrPeerUnsupported, conn)
+	}
+	return windows.Handle(f.Fd()), nil
+}
+
+// verifyServer checks that the pipe is owned by the current user, SYSTEM or
+// the Administrators group, so that a pipe squatted by another user never
+// receives a request.
+func verifyServer(conn net.Conn, path string) error {
+	h, err := pipeHandle(conn)
+	if err != nil {
+		return err
+	}
+	sd, err := windows.GetSecurityInfo(h, windows.SE_KERNEL_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+	if err != nil {
+		return fmt.Errorf("ipc: reading the owner of %s: %w", path, err)
+	}
+	owner, _, err := sd.Owner()
+	if err != nil || owner == nil {
+		return fmt.Errorf("ipc: reading the owner of %s: %v", path, err)
+	}
+	if owner.IsWellKnown(windows.WinLocalSystemSid) || owner.IsWellKnown(windows.WinBuiltinAdministratorsSid) {
+		return nil
+	}
+	sid, err := currentSID()
+	if err != nil {
+		return err
+	}
+	if owner.String() != sid {
+		return fmt.Errorf("%w: %s is owned by %s, not %s: refusing to talk to it", ErrNotOwner, path, owner.String(), sid)
+	}
+	return nil
+}
+
+var procImpersonateNamedPipeClient = windows.NewLazySystemDLL("advapi32.dll").NewProc("ImpersonateNamedPipeClient")
+
+// PeerOf returns the credentials of the process at the other end of conn,
+// a Unix socket connection: on Linux from SO_PEERCRED, on macOS from
+// LOCAL_PEERCRED and LOCAL_PEERPID, on Windows from the pipe client's token
+// (read by impersonating the client at identification level, which Windows
+// allows only after data was read from the pipe) and its process id.
+func PeerOf(conn net.Conn) (Peer, error) {
+	h, err := pipeHandle(conn)
+	if err != nil {
+		return Peer{}, err
+	}
+	var p Peer
+	var pid uint32
+	if err := windows.GetNamedPipeClientProcessId(h, &pid); err == nil {
+		p.PID = int32(pid)
+	}
+	sid, err := clientSID(h)
+	if err != nil {
+		return Peer{}, fmt.Errorf("ipc: reading the pipe client's identity: %w", err)
+	}
+	p.SID = sid
+	return p, nil
+}
+
+// clientSID impersonates the pipe's client on a locked OS thread and reads
+// the user SID of the thread's token.
+func clientSID(h windows.Handle) (string, error) {
+	runtime.LockOSThread()
+	r, _, e := procImpersonateNamedPipeClient.Call(uintptr(h))
+	if r == 0 {
+		runtime.UnlockOSThread()
+		return "", e
+	}
+	var tok windows.Token
+	err := windows.OpenThreadToken(windows.CurrentThread(), windows.TOKEN_QUERY, true, &tok)
+	if rerr := windows.RevertToSelf(); rerr != nil {
+		// Leave the thread locked: the runtime discards it when this
+		// goroutine ends, rather than reuse an impersonating thread.
+		if err == nil {
+			tok.Close()
+		}
+		return "", rerr
+	}
+	runtime.UnlockOSThread()
+	if err != nil {
+		return "", err
+	}
+	defer tok.Close()
+	tu, err := tok.GetTokenUser()
+	if err != nil {
+		return "", err
+	}
+	return tu.User.Sid.String(), nil
+}
+
+// peerNeedsRead tells whether PeerOf works only once the request was read:
+// Windows impersonates a pipe client only after reading from the pipe. The
+// pipe's DACL keeps other users out of the per-user pipe meanwhile.
+const peerNeedsRead = true
+
+// sameUser allows only the server's own user SID.
+func sameUser(p Peer) error {
+	sid, err := currentSID()
+	if err != nil {
+		return err
+	}
+	if p.SID != sid {
+		return fmt.Errorf("user %s may not use the daemon of user %s", p.SID, sid)
+	}
+	return nil
+}
