@@ -493,7 +493,7 @@ func (k *Keyring) write(key string, value []byte, abandoned *atomic.Bool) error 
 }
 
 // cleanup deletes the chunks no manifest points at any more: the old
-// generation's, and those of generation gen from index from on (left by an
+// generation's, the one before it (if a Set died during cleanup), and those of generation gen from index from on (left by an
 // earlier Set that died before writing its manifest). It runs even when the
 // call was abandoned: these items are unreachable, and the one-worker slot
 // keeps it ahead of later calls. Errors are ignored: the value is written.
@@ -501,6 +501,9 @@ func (k *Keyring) cleanup(key string, old *manifest, gen uint64, from int) {
 	if old != nil {
 		for i := old.count - 1; i >= 0; i-- {
 			_ = k.backend.Delete(k.service, chunkUser(key, old.gen, i))
+		}
+		if old.gen > 1 {
+			k.sweep(key, old.gen-1, 0) // left if a Set died during its cleanup
 		}
 	}
 	k.sweep(key, gen, from)
