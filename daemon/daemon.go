@@ -1,0 +1,398 @@
+// Package daemon wires entra-helperd together: it loads the config, opens the
+// store, builds a token source per profile, and serves the broker's tokens on
+// the local socket and the Databricks metadata endpoint until stopped.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/broker"
+	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/endpoint"
+	"github.com/entra-helper/entra-helper/daemon/source"
+	"github.com/entra-helper/entra-helper/internal/clock"
+	"github.com/entra-helper/entra-helper/ipc"
+	"github.com/entra-helper/entra-helper/store"
+)
+
+// Options configure Run. Zero values take the defaults of the spec.
+type Options struct {
+	ConfigPath string      // "": ENTRA_HELPER_CONFIG, else the user's config dir
+	SocketPath string      // "": ENTRA_HELPER_SOCKET, else the per-user default
+	Version    string      // reported by status
+	Stderr     io.Writer   // log destination; nil: os.Stderr
+	Clock      clock.Clock // nil: the real clock
+	// Policy overrides the broker's renewal policy (tests); MinValid comes
+	// from the config.
+	Policy broker.Policy
+}
+
+// metadataSecretKey is the store key of the metadata endpoint's path secret.
+const metadataSecretKey = "daemon/metadata-secret"
+
+// Daemon is a running entra-helperd.
+type Daemon struct {
+	opts    Options
+	log     *zap.Logger
+	level   zap.AtomicLevel
+	store   store.Store
+	broker  *broker.Broker
+	http    *http.Client
+	started time.Time
+
+	requests atomic.Uint64
+
+	mu       sync.RWMutex
+	cfg      *config.Config
+	profiles map[string]auth.Profile
+	logins   map[string]bool // profiles with a sign-in under way
+
+	metaSecret string
+	metaAddr   string // the metadata endpoint's bound address; "" when off
+}
+
+// Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
+// arrives; SIGHUP reloads the config. It returns an error when it cannot
+// start (broken config, store, socket in use) or stops on a failure.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.ConfigPath == "" {
+		p, err := config.DefaultPath()
+		if err != nil {
+			return err
+		}
+		opts.ConfigPath = p
+	}
+	if opts.SocketPath == "" {
+		p, err := ipc.DefaultSocketPath()
+		if err != nil {
+			return err
+		}
+		opts.SocketPath = p
+	}
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	d := &Daemon{opts: opts, cfg: cfg, started: opts.Clock.Now(), logins: map[string]bool{}}
+	d.log, d.level, err = newLogger(cfg.Daemon, opts.Stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.log.Sync() }()
+	disableCoreDumps(d.log)
+
+	if d.http, err = newHTTPClient(); err != nil {
+		return err
+	}
+	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
+	if err != nil {
+		return err
+	}
+	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile)
+	if err != nil {
+		return fmt.Errorf("cannot open the %s store: %w", cfg.Daemon.Store, err)
+	}
+	d.store = st
+	d.log.Info("store opened", zap.String("store", st.Name()), zap.String("why", reason))
+
+	policy := opts.Policy
+	policy.MinValid = cfg.Daemon.MinValid
+	d.broker = broker.New(opts.Clock, policy)
+	defer d.broker.Close()
+	if err := d.applyProfiles(cfg); err != nil {
+		return err
+	}
+
+	ln, err := ipc.Listen(opts.SocketPath)
+	if err != nil {
+		return err
+	}
+	srv := &ipc.Server{
+		Handler: d.handle,
+		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	var meta *http.Server
+	if cfg.Daemon.MetadataListen != "" {
+		if meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+	}
+	d.log.Info("entra-helperd started",
+		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath),
+		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr), zap.Int("pid", os.Getpid()))
+	d.warmUp(ctx)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			d.reload()
+		case err := <-serveErr:
+			runErr = err
+			break loop
+		}
+	}
+	d.log.Info("entra-helperd stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if meta != nil {
+		_ = meta.Shutdown(shutdownCtx)
+	}
+	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// applyProfiles builds a source for every profile of cfg whose settings are
+// new or changed, and drops profiles cfg no longer has.
+func (d *Daemon) applyProfiles(cfg *config.Config) error {
+	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Now: d.opts.Clock.Now}
+	next := make(map[string]auth.Profile, len(cfg.Profiles))
+	d.mu.RLock()
+	old, oldCfg := d.profiles, d.cfg
+	d.mu.RUnlock()
+	for name, p := range cfg.Profiles {
+		if prev, ok := old[name]; ok && oldCfg != nil && reflect.DeepEqual(oldCfg.Profiles[name], p) {
+			next[name] = prev
+			continue
+		}
+		prof, err := source.New(p, d.store, srcOpts)
+		if err != nil {
+			return fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
+		}
+		next[name] = prof
+	}
+	for name := range old {
+		if _, ok := next[name]; !ok {
+			d.broker.SetSource(name, nil)
+		}
+	}
+	for name, prof := range next {
+		if old[name] != prof {
+			d.broker.SetSource(name, prof)
+		}
+	}
+	d.mu.Lock()
+	d.cfg, d.profiles = cfg, next
+	d.mu.Unlock()
+	return nil
+}
+
+// reload re-reads the config; a broken one is logged and the old one kept.
+func (d *Daemon) reload() {
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
+		return
+	}
+	d.mu.RLock()
+	old := d.cfg.Daemon
+	d.mu.RUnlock()
+	if err := d.applyProfiles(cfg); err != nil {
+		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
+		return
+	}
+	if lvl, err := zap.ParseAtomicLevel(cfg.Daemon.LogLevel); err == nil {
+		d.level.SetLevel(lvl.Level())
+	}
+	d.broker.SetMinValid(cfg.Daemon.MinValid)
+	if cfg.Daemon.Store != old.Store || cfg.Daemon.StateDir != old.StateDir ||
+		cfg.Daemon.MetadataListen != old.MetadataListen || cfg.Daemon.LogFormat != old.LogFormat {
+		d.log.Warn("store, state_dir, metadata_listen and log_format changes take effect after a restart")
+	}
+	d.log.Info("config reloaded", zap.Int("profiles", len(cfg.Profiles)))
+	d.warmUp(context.Background())
+}
+
+// warmUp pins the configured scopes of every signed-in profile, so they are
+// fetched now and kept fresh without waiting for a first request.
+func (d *Daemon) warmUp(ctx context.Context) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for name, prof := range d.profiles {
+		p := d.cfg.Profiles[name]
+		go func() {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, ok := prof.Account(actx); !ok {
+				return
+			}
+			if err := d.broker.Pin(name, p.Scopes); err != nil {
+				d.log.Warn("cannot keep the profile's scopes fresh", zap.String("profile", name), zap.Error(err))
+			}
+		}()
+	}
+}
+
+// startMetadata serves the Databricks metadata endpoint on addr.
+func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server, error) {
+	sec, err := d.metadataSecret()
+	if err != nil {
+		return nil, err
+	}
+	d.metaSecret = sec
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot serve the Databricks metadata endpoint on %s (metadata_listen): %w; pick another port or set metadata_listen = \"\"", addr, err)
+	}
+	d.metaAddr = ln.Addr().String()
+	h := &endpoint.Metadata{
+		Tokens:    d.broker,
+		Secret:    func() string { return d.metaSecret },
+		Profiles:  d.databricksProfile,
+		MinValid:  d.broker.MinValid,
+		Log:       d.log.Named("metadata"),
+		Authorize: peerAuthorizer(d.log),
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      40 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          zap.NewStdLog(d.log.Named("metadata")),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	return srv, nil
+}
+
+// metadataSecret returns the endpoint's path secret, creating and storing it
+// on first use so that written .databrickscfg files survive restarts.
+func (d *Daemon) metadataSecret() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := d.store.Get(ctx, metadataSecretKey)
+	if err == nil && len(b) >= 16 {
+		return string(b), nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("cannot read the metadata endpoint's secret from the %s store: %w", d.store.Name(), err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	sec := base64.RawURLEncoding.EncodeToString(raw)
+	if err := d.store.Set(ctx, metadataSecretKey, []byte(sec)); err != nil {
+		return "", fmt.Errorf("cannot store the metadata endpoint's secret in the %s store: %w", d.store.Name(), err)
+	}
+	return sec, nil
+}
+
+func (d *Daemon) databricksProfile(name string) (host string, scopes []string, ok bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	p, ok := d.cfg.Profiles[name]
+	if !ok {
+		return "", nil, false
+	}
+	return p.DatabricksHost, p.Scopes, true
+}
+
+// metadataURL is the endpoint URL of profile, "" when the endpoint is off.
+func (d *Daemon) metadataURL(profile string) string {
+	if d.metaAddr == "" {
+		return ""
+	}
+	return "http://" + d.metaAddr + "/" + d.metaSecret + "/" + profile
+}
+
+// openBrowser runs $BROWSER with url as its last argument, else the
+// platform's opener. The URL holds no secret (PKCE keeps the verifier here).
+func (d *Daemon) openBrowser(url string) error {
+	name, args := browserCommand(os.Getenv("BROWSER"), url)
+	cmd := exec.Command(name, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("cannot open the browser (%s): %w; open the printed URL by hand", name, err)
+	}
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// newHTTPClient builds the client used for every call to Entra: proxies from
+// HTTPS_PROXY/NO_PROXY, and the CAs of SSL_CERT_FILE added to the system's on
+// every platform.
+func newHTTPClient() (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	if file := os.Getenv("SSL_CERT_FILE"); file != "" {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("SSL_CERT_FILE: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("SSL_CERT_FILE %s holds no PEM certificate", file)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+}
+
+// resolveStateDir returns the state directory: configured, else
+// $STATE_DIRECTORY (systemd), else <XDG state home>/entra-helper.
+func resolveStateDir(configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	if sd := os.Getenv("STATE_DIRECTORY"); sd != "" {
+		return filepath.SplitList(sd)[0], nil
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "entra-helper"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find a state directory: set state_dir in [daemon]: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "entra-helper"), nil
+}

@@ -1,0 +1,263 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/jwks"
+	"github.com/entra-helper/entra-helper/internal/secret"
+	"github.com/entra-helper/entra-helper/ipc"
+)
+
+// handle answers one ipc request.
+func (d *Daemon) handle(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+	d.requests.Add(1)
+	resp, err := d.answer(ctx, peer, req, send)
+	if err != nil {
+		resp = &ipc.Response{Error: toWireError(err)}
+		d.log.Info("request failed", zap.String("op", req.Op), zap.String("profile", req.Profile),
+			zap.Stringer("peer", peer), zap.String("code", resp.Error.Code), zap.Error(err))
+	}
+	_ = send(resp)
+}
+
+func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
+	switch req.Op {
+	case ipc.OpStatus:
+		return &ipc.Response{Status: d.status(ctx)}, nil
+	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify:
+	default:
+		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
+	}
+	p, prof, err := d.profile(req.Profile)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Op {
+	case ipc.OpToken:
+		return d.token(ctx, peer, p, req)
+	case ipc.OpLogin:
+		return d.login(ctx, peer, p, prof, req, send)
+	case ipc.OpLogout:
+		if err := prof.Logout(ctx); err != nil {
+			return nil, err
+		}
+		d.broker.Forget(p.Name)
+		d.log.Info("signed out", zap.String("profile", p.Name), zap.Stringer("peer", peer))
+		return &ipc.Response{}, nil
+	case ipc.OpProfile:
+		return &ipc.Response{Profile: &ipc.ProfileInfo{
+			Name: p.Name, Flow: p.Flow, Tenant: p.Tenant, ClientID: p.ClientID, Scopes: p.Scopes,
+			DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
+			MetadataURL: d.metadataURL(p.Name),
+		}}, nil
+	default: // ipc.OpVerify
+		return d.verify(ctx, p, req.Token)
+	}
+}
+
+// profile resolves a requested profile name ("" is the default).
+func (d *Daemon) profile(name string) (*config.Profile, auth.Profile, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	p, ok := d.cfg.Profile(name)
+	if !ok {
+		if name == "" {
+			return nil, nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+				"no profile was named and %s sets no default_profile: pass -p NAME or set ENTRA_HELPER_PROFILE", d.cfg.Path)}
+		}
+		return nil, nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+			"profile %q is not in %s: add [profiles.%s] there, then run `kill -HUP` on entra-helperd or restart it", name, d.cfg.Path, name)}
+	}
+	return p, d.profiles[p.Name], nil
+}
+
+func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, req *ipc.Request) (*ipc.Response, error) {
+	scopes := req.Scopes
+	if len(scopes) == 0 {
+		scopes = p.Scopes
+	}
+	minValid := time.Duration(req.MinValidMS) * time.Millisecond
+	if minValid < 0 {
+		return nil, &auth.Error{Kind: auth.KindUsage, Message: "--min-valid must not be negative"}
+	}
+	tok, err := d.broker.Token(ctx, p.Name, scopes, minValid)
+	if err != nil {
+		return nil, err
+	}
+	scope := strings.Join(tok.Scopes, " ")
+	if scope == "" {
+		scope = strings.Join(scopes, " ")
+	}
+	tenant := tok.Tenant
+	if tenant == "" {
+		tenant = p.Tenant
+	}
+	d.audit(peer, p.Name, scope, tok.ExpiresOn)
+	return &ipc.Response{Token: &ipc.Token{
+		AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix(),
+		Profile: p.Name, Scope: scope, Tenant: tenant,
+	}}, nil
+}
+
+// audit records who got which token; never the token itself.
+func (d *Daemon) audit(peer ipc.Peer, profile, scope string, expires time.Time) {
+	fields := []zap.Field{
+		zap.Uint32("uid", peer.UID), zap.Int32("pid", peer.PID), zap.String("profile", profile),
+		zap.String("scope", scope), zap.Time("expires", expires),
+	}
+	if peer.SID != "" {
+		fields = append(fields, zap.String("sid", peer.SID))
+	}
+	if exe := peerExecutable(peer.PID); exe != "" {
+		fields = append(fields, zap.String("exe", exe))
+	}
+	d.log.Named("audit").Info("token handed out", fields...)
+}
+
+func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
+	d.mu.Lock()
+	if d.logins[p.Name] {
+		d.mu.Unlock()
+		return nil, &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf("a sign-in of profile %s is already under way; finish or cancel it first", p.Name)}
+	}
+	d.logins[p.Name] = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.logins, p.Name)
+		d.mu.Unlock()
+	}()
+
+	var in auth.LoginInput
+	if l := req.Login; l != nil {
+		in = auth.LoginInput{
+			ClientSecret: secret.New(l.ClientSecret), Password: secret.New(l.Password),
+			RefreshToken: secret.New(l.RefreshToken), Certificate: secret.New(l.Certificate), NoBrowser: l.NoBrowser,
+		}
+		req.Login = nil // drop the plain copies as early as we can
+	}
+	notify := func(pr auth.Prompt) {
+		_ = send(&ipc.Response{Event: &ipc.Event{Kind: pr.Kind, Message: pr.Message, URL: pr.URL}})
+	}
+	acct, err := prof.Login(ctx, in, notify)
+	if err != nil {
+		return nil, err
+	}
+	d.broker.Forget(p.Name)
+	if err := d.broker.Pin(p.Name, p.Scopes); err != nil {
+		d.log.Warn("cannot keep the profile's scopes fresh", zap.String("profile", p.Name), zap.Error(err))
+	}
+	who := acct.Username
+	if who == "" {
+		who = acct.ObjectID
+	}
+	d.log.Info("signed in", zap.String("profile", p.Name), zap.String("account", who), zap.Stringer("peer", peer))
+	return &ipc.Response{Login: &ipc.LoginResult{Account: who, Tenant: acct.Tenant}}, nil
+}
+
+func (d *Daemon) verify(ctx context.Context, p *config.Profile, token string) (*ipc.Response, error) {
+	if token == "" {
+		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no token to verify"}
+	}
+	v := jwks.NewVerifier(d.http)
+	res, err := v.Verify(ctx, token, p.AuthorityBaseURL())
+	if err != nil {
+		return &ipc.Response{Verify: &ipc.VerifyResult{Valid: false, Reason: err.Error()}}, nil
+	}
+	return &ipc.Response{Verify: &ipc.VerifyResult{Valid: true, KeyID: res.KeyID, Issuer: res.Issuer}}, nil
+}
+
+// status reports the daemon's state, never a token.
+func (d *Daemon) status(ctx context.Context) *ipc.Status {
+	d.mu.RLock()
+	cfg, profiles := d.cfg, d.profiles
+	d.mu.RUnlock()
+	now := d.opts.Clock.Now()
+	st := &ipc.Status{
+		Version: d.opts.Version, PID: os.Getpid(), StartedAt: d.started.Unix(), Uptime: now.Sub(d.started).Seconds(),
+		Store: d.store.Name(), Config: cfg.Path, MetadataURL: d.metaAddr,
+		Requests: d.requests.Load(), IdPCalls: d.broker.IdPCalls(),
+	}
+	byProfile := map[string][]ipc.TokenStatus{}
+	stateOf := map[string]string{}
+	lastErr := map[string]string{}
+	for _, ts := range d.broker.State() {
+		t := ipc.TokenStatus{Scope: strings.Join(ts.Scopes, " "), Failures: ts.Failures}
+		if ts.Valid {
+			t.ExpiresOn = ts.ExpiresOn.Unix()
+		}
+		if !ts.RenewsAt.IsZero() {
+			t.RenewsAt = ts.RenewsAt.Unix()
+		}
+		if !ts.LastRenewal.IsZero() {
+			t.LastRenewal = ts.LastRenewal.Unix()
+		}
+		if ts.LastErr != nil {
+			t.LastError = ts.LastErr.Error()
+			lastErr[ts.Profile] = t.LastError
+			if auth.KindOf(ts.LastErr) == auth.KindNeedsLogin {
+				stateOf[ts.Profile] = ipc.StateNeedsLogin
+			} else if stateOf[ts.Profile] == "" {
+				stateOf[ts.Profile] = ipc.StateError
+			}
+		}
+		byProfile[ts.Profile] = append(byProfile[ts.Profile], t)
+	}
+	for _, name := range sortedKeys(cfg.Profiles) {
+		p := cfg.Profiles[name]
+		ps := ipc.ProfileStatus{Name: name, Flow: p.Flow, Tenant: p.Tenant, Tokens: byProfile[name], LastError: lastErr[name]}
+		if ps.Tokens == nil {
+			ps.Tokens = []ipc.TokenStatus{}
+		}
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		acct, signedIn := profiles[name].Account(actx)
+		cancel()
+		if acct.Username != "" {
+			ps.Account = acct.Username
+		} else {
+			ps.Account = acct.ObjectID
+		}
+		if acct.Tenant != "" {
+			ps.Tenant = acct.Tenant
+		}
+		switch {
+		case stateOf[name] != "":
+			ps.State = stateOf[name]
+		case !signedIn:
+			ps.State = ipc.StateNeedsLogin
+		default:
+			ps.State = ipc.StateReady
+		}
+		st.Profiles = append(st.Profiles, ps)
+	}
+	return st
+}
+
+// toWireError turns an error into the answer the client shows. Errors that
+// are not classified keep their text: they come from our own code and the
+// store, which never put secrets in errors.
+func toWireError(err error) *ipc.Error {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		return &ipc.Error{Code: ipc.CodeFailed, Message: err.Error()}
+	}
+	code := ipc.CodeFailed
+	switch ae.Kind {
+	case auth.KindUsage:
+		code = ipc.CodeUsage
+	case auth.KindNeedsLogin:
+		code = ipc.CodeNeedsLogin
+	case auth.KindUnavailable:
+		code = ipc.CodeUnavailable
+	}
+	return &ipc.Error{Code: code, Message: ae.Error()}
+}
