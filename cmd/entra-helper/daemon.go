@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/entra-helper/entra-helper/ipc"
+)
+
+// autostartWait is how long the client waits for a daemon it started.
+const autostartWait = 5 * time.Second
+
+// daemonName is the daemon's executable name.
+func daemonName() string {
+	if runtime.GOOS == "windows" {
+		return "entra-helperd.exe"
+	}
+	return "entra-helperd"
+}
+
+// do sends req and returns the daemon's answer. Every error it returns is an
+// *exitError whose message names the profile and what to do.
+func (a *app) do(ctx context.Context, req *ipc.Request, onEvent func(*ipc.Event)) (*ipc.Response, error) {
+	call := a.call
+	if call == nil {
+		call = a.callDaemon
+	}
+	resp, err := call(ctx, req, onEvent)
+	if err != nil {
+		return nil, a.callError(req.Profile, err)
+	}
+	if resp == nil {
+		return nil, failf("entra-helperd sent no answer for %s; see its log", profileName(req.Profile))
+	}
+	if resp.Error != nil {
+		return nil, a.callError(req.Profile, resp.Error)
+	}
+	return resp, nil
+}
+
+// callError turns an error of a daemon call into an *exitError.
+func (a *app) callError(profile string, err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee
+	}
+	var ie *ipc.Error
+	if errors.As(err, &ie) {
+		msg := strings.TrimSpace(ie.Message)
+		if msg == "" {
+			msg = fmt.Sprintf("entra-helperd refused the request for %s (%s)", profileName(profile), ie.Code)
+		}
+		if ie.Code == ipc.CodeNeedsLogin && !strings.Contains(msg, "entra-helper login") {
+			msg = strings.TrimRight(msg, ".") + "; run `" + loginHint(profile) + "`."
+		}
+		return &exitError{code: ie.ExitCode(), msg: msg}
+	}
+	switch {
+	case errors.Is(err, ipc.ErrNoDaemon):
+		return &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
+			"no entra-helperd answers (%v); start it with `entra-helperd` or `entra-helperd service start`", err)}
+	case errors.Is(err, ipc.ErrNotOwner):
+		return &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
+			"%v: refusing to send requests there; set %s to your own daemon's socket", err, ipc.SocketEnv)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return failf("entra-helperd did not answer in time for %s; see `entra-helper status` and the daemon's log", profileName(profile))
+	case errors.Is(err, context.Canceled):
+		return failf("interrupted while waiting for entra-helperd (%s)", profileName(profile))
+	}
+	return failf("talking to entra-helperd for %s failed: %v", profileName(profile), err)
+}
+
+// callDaemon is the real caller: the per-user socket, else the system
+// service's socket, else a daemon it starts (unless autostart is off).
+func (a *app) callDaemon(ctx context.Context, req *ipc.Request, onEvent func(*ipc.Event)) (*ipc.Response, error) {
+	path, err := ipc.DefaultSocketPath()
+	if err != nil {
+		return nil, failf("cannot find the daemon's socket: %v; set %s", err, ipc.SocketEnv)
+	}
+	resp, err := ipc.Call(ctx, path, req, onEvent)
+	if !errors.Is(err, ipc.ErrNoDaemon) {
+		return resp, err
+	}
+	// No per-user daemon. A system service answers for everyone, unless the
+	// user chose a socket explicitly.
+	if a.getenv(ipc.SocketEnv) == "" {
+		if sys := ipc.SystemSocketPath(); sys != "" && sys != path {
+			resp, serr := ipc.Call(ctx, sys, req, onEvent)
+			if !errors.Is(serr, ipc.ErrNoDaemon) {
+				return resp, serr
+			}
+		}
+	}
+	if a.getenv(envNoAutostart) == "1" {
+		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
+			"no entra-helperd answers on %s and autostart is off (%s=1); start it with `entra-helperd` or `entra-helperd service start`",
+			path, envNoAutostart)}
+	}
+	return a.autostart(ctx, path, req, onEvent)
+}
+
+// autostart starts entra-helperd detached and retries req until the daemon
+// answers, it exits, or autostartWait has passed.
+func (a *app) autostart(ctx context.Context, path string, req *ipc.Request, onEvent func(*ipc.Event)) (*ipc.Response, error) {
+	bin, err := findDaemon()
+	if err != nil {
+		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
+			"no entra-helperd answers on %s and %s was found neither next to entra-helper nor on PATH; install it or start it yourself",
+			path, daemonName())}
+	}
+	logPath := a.daemonLogPath()
+	exited, err := startDetached(bin, logPath)
+	if err != nil {
+		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf("cannot start %s: %v", bin, err)}
+	}
+	deadline := time.Now().Add(autostartWait)
+	delay := 10 * time.Millisecond
+	for {
+		resp, err := ipc.Call(ctx, path, req, onEvent)
+		if !errors.Is(err, ipc.ErrNoDaemon) {
+			return resp, err
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-exited:
+			// One last try: it may have lost a race to another daemon
+			// that now answers.
+			if resp, err := ipc.Call(ctx, path, req, onEvent); !errors.Is(err, ipc.ErrNoDaemon) {
+				return resp, err
+			}
+			return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
+				"%s exited right after it was started; see its log %s", bin, logPath)}
+		case <-time.After(delay):
+		}
+		if delay < 250*time.Millisecond {
+			delay *= 2
+		}
+	}
+	return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
+		"%s was started but does not answer on %s after %s; see its log %s", bin, path, autostartWait, logPath)}
+}
+
+// findDaemon looks for entra-helperd next to the client's executable (with
+// symlinks resolved, so an `az` symlink elsewhere still finds it), then on
+// PATH.
+func findDaemon() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		p := filepath.Join(filepath.Dir(exe), daemonName())
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return exec.LookPath(daemonName())
+}
+
+// daemonLogPath is where a started daemon's stderr goes:
+// $XDG_STATE_HOME/entra-helper/daemon.log, else ~/.local/state/... on Unix,
+// the user cache directory on macOS and Windows.
+func (a *app) daemonLogPath() string {
+	dir := a.getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(dir) {
+		dir = ""
+		if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+			if d, err := os.UserCacheDir(); err == nil {
+				dir = d
+			}
+		} else if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".local", "state")
+		}
+		if dir == "" {
+			dir = os.TempDir()
+		}
+	}
+	return filepath.Join(dir, "entra-helper", "daemon.log")
+}
+
+// startDetached starts bin in its own session with stdin and stdout on the
+// null device and stderr appended to logPath (0600, in a 0700 directory).
+// The environment passes through unchanged: the client holds no secret. The
+// returned channel is closed when the process exits.
+func startDetached(bin, logPath string) (<-chan struct{}, error) {
+	cmd := exec.Command(bin)
+	// Not the client's working directory: the daemon outlives it.
+	if home, err := os.UserHomeDir(); err == nil {
+		cmd.Dir = home
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err == nil {
+		if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			defer f.Close() // the child keeps its own descriptor
+			cmd.Stderr = f
+		}
+	}
+	cmd.SysProcAttr = detachedAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	return exited, nil
+}

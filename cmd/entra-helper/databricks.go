@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/entra-helper/entra-helper/ipc"
+)
+
+const databricksUsage = `Usage: entra-helper databricks env [-p PROFILE] [--shell sh|fish|powershell|cmd]
+       entra-helper databricks configure [-p PROFILE] [--databricks-profile NAME]
+
+Makes the Databricks CLI, its Go and Python SDKs and Terraform's provider take
+their tokens from entra-helperd through its loopback metadata endpoint
+(auth_type metadata-service). The profile needs databricks_host in the config
+and the daemon's metadata_listen must be on.
+
+env        prints export lines for DATABRICKS_HOST, DATABRICKS_AUTH_TYPE and
+           DATABRICKS_METADATA_SERVICE_URL:  eval "$(entra-helper databricks env -p prod)"
+configure  writes the same as a profile of ~/.databrickscfg ($DATABRICKS_CONFIG_FILE
+           honoured): the section NAME (default: the entra-helper profile's name) gets
+           host, auth_type = metadata-service and metadata_service_url, and loses its
+           other credentials (token, client_secret, azure_client_secret, ...); every
+           other line, comment and section is kept as it is.
+
+Options:
+  -p, --profile NAME            the entra-helper profile
+      --databricks-profile NAME the .databrickscfg section to write (configure)
+      --shell SHELL             the syntax of env's lines (default: sh; powershell on Windows)
+`
+
+// isDatabricksAuthKey reports whether key (lower case) is a .databrickscfg
+// key of another authentication method, removed from the section configure
+// writes so none can compete with the metadata service.
+func isDatabricksAuthKey(key string) bool {
+	switch key {
+	case "token", "username", "password", "client_id", "client_secret",
+		"azure_client_id", "azure_client_secret", "azure_tenant_id", "azure_use_msi", "azure_login_app_id",
+		"google_credentials", "google_service_account", "databricks_id_token_filepath", "oidc_token_env":
+		return true
+	}
+	return false
+}
+
+func (a *app) cmdDatabricks(args []string) error {
+	if len(args) == 0 {
+		return usageError("databricks needs a subcommand: env or configure; see `entra-helper databricks --help`")
+	}
+	switch args[0] {
+	case "env":
+		return a.cmdDatabricksEnv(args[1:])
+	case "configure":
+		return a.cmdDatabricksConfigure(args[1:])
+	case "-h", "--help", "help":
+		return errHelp
+	}
+	return usageError(fmt.Sprintf("unknown databricks subcommand %q (env, configure); see `entra-helper databricks --help`", args[0]))
+}
+
+// databricksProfile fetches the profile's settings and checks it can be
+// served by the metadata endpoint.
+func (a *app) databricksProfile(profile string) (*ipc.ProfileInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+	defer cancel()
+	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := resp.Profile
+	if p == nil {
+		return nil, failf("entra-helperd answered without the settings of %s; see its log", profileName(profile))
+	}
+	name := orDefault(p.Name, profile)
+	if p.DatabricksHost == "" {
+		return nil, failf("%s has no databricks_host; add it to the profile in the entra-helper config", profileName(name))
+	}
+	if p.MetadataURL == "" {
+		return nil, failf("the daemon's Databricks metadata endpoint is off, so %s cannot be served to Databricks tools; set metadata_listen in the [daemon] table of the config", profileName(name))
+	}
+	return p, nil
+}
+
+func (a *app) cmdDatabricksEnv(args []string) error {
+	fs := newFlagSet("databricks")
+	profile := a.profileFlag(fs)
+	def := "sh"
+	if runtime.GOOS == "windows" {
+		def = "powershell"
+	}
+	shell := fs.String("", "shell", def)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if len(fs.args) > 0 {
+		return fs.usagef("unexpected argument %q", fs.args[0])
+	}
+	switch *shell {
+	case "sh", "bash", "zsh", "fish", "powershell", "pwsh", "cmd":
+	default:
+		return fs.usagef("unknown shell %q (sh, fish, powershell, cmd)", *shell)
+	}
+	p, err := a.databricksProfile(*profile)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"DATABRICKS_HOST", p.DatabricksHost},
+		{"DATABRICKS_AUTH_TYPE", "metadata-service"},
+		{"DATABRICKS_METADATA_SERVICE_URL", p.MetadataURL},
+	} {
+		b.WriteString(envLine(*shell, kv[0], kv[1]))
+	}
+	_, err = fmt.Fprint(a.stdout, b.String())
+	return err
+}
+
+// envLine sets variable k to v in the syntax of shell.
+func envLine(shell, k, v string) string {
+	switch shell {
+	case "fish":
+		return "set -gx " + k + " " + shellQuote(v) + "\n"
+	case "powershell", "pwsh":
+		return "$Env:" + k + " = '" + strings.ReplaceAll(v, "'", "''") + "'\n"
+	case "cmd":
+		return "set \"" + k + "=" + v + "\"\n"
+	}
+	return "export " + k + "=" + shellQuote(v) + "\n"
+}
+
+// shellQuote quotes s for a POSIX shell when it has anything but plain
+// characters.
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	plain := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (a *app) cmdDatabricksConfigure(args []string) error {
+	flags := newFlagSet("databricks")
+	profile := a.profileFlag(flags)
+	section := flags.String("", "databricks-profile", "")
+	if err := flags.parse(args); err != nil {
+		return err
+	}
+	if len(flags.args) > 0 {
+		return flags.usagef("unexpected argument %q", flags.args[0])
+	}
+	if flags.isSet("databricks-profile") && !validSection(*section) {
+		return flags.usagef("--databricks-profile %q is not a usable section name", *section)
+	}
+	p, err := a.databricksProfile(*profile)
+	if err != nil {
+		return err
+	}
+	name := *section
+	if name == "" {
+		name = orDefault(p.Name, orDefault(*profile, "DEFAULT"))
+	}
+	path, err := a.databricksCfgPath()
+	if err != nil {
+		return err
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return failf("cannot read %s: %v", path, err)
+	}
+	updated := editDatabricksCfg(old, name, [][2]string{
+		{"host", p.DatabricksHost},
+		{"auth_type", "metadata-service"},
+		{"metadata_service_url", p.MetadataURL},
+	})
+	if err := writeFileAtomic(path, updated, 0o600); err != nil {
+		return failf("cannot write %s: %v", path, err)
+	}
+	fmt.Fprintf(a.stdout, "Wrote profile [%s] to %s: host %s, auth_type metadata-service through entra-helperd.\n", name, path, p.DatabricksHost)
+	fmt.Fprintf(a.stdout, "Use it with: databricks -p %s ...  or  DATABRICKS_CONFIG_PROFILE=%s\n", shellQuote(name), shellQuote(name))
+	return nil
+}
+
+// validSection rejects names that would break the INI file.
+func validSection(s string) bool {
+	return s != "" && strings.TrimSpace(s) == s && !strings.ContainsAny(s, "[]\r\n")
+}
+
+// databricksCfgPath is $DATABRICKS_CONFIG_FILE (with ~ expanded, as the SDKs
+// do), else ~/.databrickscfg.
+func (a *app) databricksCfgPath() (string, error) {
+	p := a.getenv("DATABRICKS_CONFIG_FILE")
+	if p == "" {
+		p = "~/.databrickscfg"
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", failf("cannot find the home directory for %s: %v; set DATABRICKS_CONFIG_FILE", p, err)
+		}
+		p = filepath.Join(home, p[1:])
+	}
+	return p, nil
+}
+
+// editDatabricksCfg returns the INI text content with section name holding
+// values (in order): existing keys are replaced in place (duplicates
+// dropped), missing ones are added after the section's last entry, and the
+// other authentication keys of that section are removed. Every other line is
+// kept byte for byte. A missing section is appended at the end.
+func editDatabricksCfg(content []byte, name string, values [][2]string) []byte {
+	lines := splitLines(content)
+	eol := "\n"
+	for _, l := range lines {
+		if strings.HasSuffix(l, "\r\n") {
+			eol = "\r\n"
+			break
+		} else if strings.HasSuffix(l, "\n") {
+			break
+		}
+	}
+	want := map[string]string{}
+	for _, kv := range values {
+		want[kv[0]] = kv[1]
+	}
+
+	start := -1 // index of the section's header
+	end := len(lines)
+	for i, l := range lines {
+		if sec, ok := sectionName(l); ok {
+			if start >= 0 {
+				end = i
+				break
+			}
+			if sec == name {
+				start = i
+			}
+		}
+	}
+
+	var out []string
+	if start < 0 {
+		out = append(out, lines...)
+		if n := len(out); n > 0 {
+			if !strings.HasSuffix(out[n-1], "\n") {
+				out[n-1] += eol
+			}
+			if strings.TrimSpace(out[n-1]) != "" {
+				out = append(out, eol)
+			}
+		}
+		out = append(out, "["+name+"]"+eol)
+		for _, kv := range values {
+			out = append(out, kv[0]+" = "+kv[1]+eol)
+		}
+		return []byte(strings.Join(out, ""))
+	}
+
+	out = append(out, lines[:start+1]...)
+	written := map[string]bool{}
+	lastEntry := len(out) - 1 // in out: the header, then the last kept entry
+	for _, l := range lines[start+1 : end] {
+		key, ok := entryKey(l)
+		if !ok {
+			out = append(out, l)
+			continue
+		}
+		if v, isWanted := want[key]; isWanted {
+			if written[key] {
+				continue
+			}
+			written[key] = true
+			out = append(out, key+" = "+v+lineEnd(l))
+			lastEntry = len(out) - 1
+			continue
+		}
+		if isDatabricksAuthKey(key) {
+			continue
+		}
+		out = append(out, l)
+		lastEntry = len(out) - 1
+	}
+	var missing []string
+	for _, kv := range values {
+		if !written[kv[0]] {
+			missing = append(missing, kv[0]+" = "+kv[1]+eol)
+		}
+	}
+	if len(missing) > 0 {
+		if !strings.HasSuffix(out[lastEntry], "\n") {
+			out[lastEntry] += eol
+		}
+		rest := append([]string(nil), out[lastEntry+1:]...)
+		out = append(append(out[:lastEntry+1], missing...), rest...)
+	}
+	out = append(out, lines[end:]...)
+	return []byte(strings.Join(out, ""))
+}
+
+// splitLines splits b after each "\n", keeping the line ends.
+func splitLines(b []byte) []string {
+	var lines []string
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			lines = append(lines, string(b))
+			break
+		}
+		lines = append(lines, string(b[:i+1]))
+		b = b[i+1:]
+	}
+	return lines
+}
+
+// lineEnd is l's line end, "" for an unterminated last line.
+func lineEnd(l string) string {
+	switch {
+	case strings.HasSuffix(l, "\r\n"):
+		return "\r\n"
+	case strings.HasSuffix(l, "\n"):
+		return "\n"
+	}
+	return ""
+}
+
+// sectionName reports whether l is a section header and its name.
+func sectionName(l string) (string, bool) {
+	t := strings.TrimSpace(l)
+	if !strings.HasPrefix(t, "[") {
+		return "", false
+	}
+	i := strings.IndexByte(t, ']')
+	if i < 0 {
+		return "", false
+	}
+	return strings.TrimSpace(t[1:i]), true
+}
+
+// entryKey reports whether l is a "key = value" (or "key: value") line and
+// its key in lower case, as Python's configparser reads it.
+func entryKey(l string) (string, bool) {
+	t := strings.TrimSpace(l)
+	if t == "" || t[0] == '#' || t[0] == ';' || t[0] == '[' {
+		return "", false
+	}
+	i := strings.IndexAny(t, "=:")
+	if i <= 0 {
+		return "", false
+	}
+	return strings.ToLower(strings.TrimSpace(t[:i])), true
+}
+
+// writeFileAtomic replaces path's content with data through a temporary
+// file in the same directory and a rename, keeping the mode of an existing
+// file (mode for a new one). A symlink at path is followed, so the link
+// stays and its target is replaced.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(mode); err != nil && runtime.GOOS != "windows" {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
