@@ -42,7 +42,7 @@ bench: build
 
 # A simulated day of renewals (long; not part of `make test`).
 soak:
-	$(GO) test -run TestSoak -count=1 -v ./daemon/broker/ -soak
+	$(GO) test ./daemon/broker/ -run TestSoak -count=1 -v -soak
 
 # Each fuzz target for FUZZTIME (default 30s); the corpus is kept in testdata/fuzz.
 FUZZTIME ?= 30s

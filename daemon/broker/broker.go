@@ -60,6 +60,7 @@ type Broker struct {
 	rand   func() float64 // in [0,1)
 
 	idpCalls atomic.Uint64
+	waits    atomic.Uint64 // requests that had to wait for the provider
 
 	mu      sync.Mutex
 	sources map[string]auth.Source
@@ -166,6 +167,10 @@ func (b *Broker) dropLocked(key string, e *entry) {
 // IdPCalls is how many times the broker called a source.
 func (b *Broker) IdPCalls() uint64 { return b.idpCalls.Load() }
 
+// Waits is how many requests found no usable token in memory and waited for
+// the provider (cold starts, larger min_valid, outages).
+func (b *Broker) Waits() uint64 { return b.waits.Load() }
+
 // Close stops every timer. Tokens are forgotten.
 func (b *Broker) Close() {
 	b.mu.Lock()
@@ -252,6 +257,7 @@ func (b *Broker) Token(ctx context.Context, profile string, scopes []string, min
 		f = b.startFlightLocked(e)
 	}
 	b.mu.Unlock()
+	b.waits.Add(1)
 	return b.await(ctx, e, f, minValid)
 }
 
