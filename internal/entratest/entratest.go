@@ -129,10 +129,10 @@ type Server struct {
 	hs     *http.Server
 	client *http.Client
 
-	miLn   net.Listener
-	miHS   *http.Server
-	miURL  string
-	miHdr  string
+	miLn  net.Listener
+	miHS  *http.Server
+	miURL string
+	miHdr string
 
 	mu          sync.Mutex
 	lifetime    time.Duration

@@ -159,11 +159,11 @@ func (s *Server) serveOpenIDConfig(w http.ResponseWriter, tenant string) {
 		"claims_supported": []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
 			"cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce",
 			"preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"},
-		"tenant_region_scope":      "NA",
-		"cloud_instance_name":      "microsoftonline.com",
-		"cloud_graph_host_name":    "graph.windows.net",
-		"msgraph_host":             "graph.microsoft.com",
-		"rbac_url":                 "https://pas.windows.net",
+		"tenant_region_scope":              "NA",
+		"cloud_instance_name":              "microsoftonline.com",
+		"cloud_graph_host_name":            "graph.windows.net",
+		"msgraph_host":                     "graph.microsoft.com",
+		"rbac_url":                         "https://pas.windows.net",
 		"code_challenge_methods_supported": []string{"plain", "S256"},
 	})
 }

@@ -41,10 +41,10 @@ func signJWT(key *rsa.PrivateKey, header map[string]any, claims any) (string, er
 
 // jwtParts is a decoded but not yet verified JWT.
 type jwtParts struct {
-	header  map[string]any
-	claims  map[string]any
-	signed  string // header.payload
-	sig     []byte
+	header map[string]any
+	claims map[string]any
+	signed string // header.payload
+	sig    []byte
 }
 
 // errMalformed reports a token that is not a JWT at all.

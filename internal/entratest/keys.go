@@ -109,10 +109,10 @@ func (k *signingKey) jwk(issuer string) jwk {
 
 // tlsMaterial is the throwaway CA and the server certificate it signed.
 type tlsMaterial struct {
-	caCert   *x509.Certificate
-	caPEM    []byte
-	leafDER  []byte
-	leafKey  *ecdsa.PrivateKey
+	caCert  *x509.Certificate
+	caPEM   []byte
+	leafDER []byte
+	leafKey *ecdsa.PrivateKey
 }
 
 func newTLSMaterial() (*tlsMaterial, error) {
@@ -158,9 +158,9 @@ func newTLSMaterial() (*tlsMaterial, error) {
 		return nil, err
 	}
 	return &tlsMaterial{
-		caCert:   caCert,
-		caPEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		leafDER:  leafDER,
-		leafKey:  leafKey,
+		caCert:  caCert,
+		caPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		leafDER: leafDER,
+		leafKey: leafKey,
 	}, nil
 }
