@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -39,18 +40,21 @@ func (e *VersionError) Is(target error) bool { return target == ErrVersion }
 // than MaxMessageSize without writing anything. The caller sets the "v" field
 // (Call and Server do it for Request and Response).
 func WriteMessage(w io.Writer, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var enc bytes.Buffer
+	enc.Write(make([]byte, headerSize)) // room for the length
+	e := json.NewEncoder(&enc)
+	e.SetEscapeHTML(false) // keep '<', '>' and '&' as they are: smaller, exact
+	if err := e.Encode(v); err != nil {
 		return fmt.Errorf("ipc: encoding message: %w", err)
 	}
+	buf := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+	body := buf[headerSize:]
 	if len(body) > MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, len(body), MaxMessageSize)
 	}
 	// One Write per frame, so a frame is never interleaved or half-sent by
 	// a short write on a pipe.
-	buf := make([]byte, headerSize+len(body))
 	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	copy(buf[headerSize:], body)
 	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("ipc: writing message: %w", err)
 	}
