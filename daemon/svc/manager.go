@@ -25,11 +25,12 @@ var (
 		System: {"/usr/lib/systemd/system", "/lib/systemd/system"},
 		User:   {"/usr/lib/systemd/user", "/lib/systemd/user"},
 	}
-	// systemUnitDir is where the service library writes a system unit.
-	systemUnitDir = "/etc/systemd/system"
 	// lookupUser finds the system service's account.
 	lookupUser = user.Lookup
 )
+
+// systemUnitDir is where the service library writes a system unit (fixed).
+const systemUnitDir = "/etc/systemd/system"
 
 // errNoManager is the answer when there is no service manager to talk to.
 func errNoManager(goos string) error {
@@ -220,6 +221,10 @@ func (c *controller) systemctl(args ...string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			return fmt.Errorf("systemctl: %w", err)
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			msg = msg[:i]
