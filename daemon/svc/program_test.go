@@ -69,4 +69,3 @@ func TestProgramStopBeforeStart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
