@@ -292,6 +292,9 @@ func (a *app) azAccountShow(z *azArgs) error {
 		if err != nil {
 			return err
 		}
+		if tok.Tenant != "" {
+			acct.TenantID, acct.HomeTenantID = tok.Tenant, tok.Tenant
+		}
 		if j, err := decodeJWT(tok.AccessToken); err == nil {
 			for _, k := range []string{"upn", "unique_name", "preferred_username", "email", "oid"} {
 				if s, ok := j.claims[k].(string); ok && s != "" {
@@ -302,9 +305,6 @@ func (a *app) azAccountShow(z *azArgs) error {
 			if tid, ok := j.claims["tid"].(string); ok && tid != "" {
 				acct.TenantID, acct.HomeTenantID = tid, tid
 			}
-		}
-		if tok.Tenant != "" && !isGUID(acct.TenantID) {
-			acct.TenantID, acct.HomeTenantID = tok.Tenant, tok.Tenant
 		}
 	default:
 		acct.User.Type = "servicePrincipal"
