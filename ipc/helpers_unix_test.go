@@ -10,7 +10,7 @@ import (
 
 // testPath returns a socket path in a fresh private directory, short enough
 // for sun_path.
-func testPath(t *testing.T) string {
+func testPath(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ipc")
 	if err != nil {

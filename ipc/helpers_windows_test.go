@@ -9,7 +9,7 @@ import (
 )
 
 // testPath returns a fresh pipe name.
-func testPath(t *testing.T) string {
+func testPath(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	rand.Read(b)
