@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/user"
 	"runtime"
 	"strings"
@@ -21,11 +22,17 @@ import (
 func SystemSocketPath() string { return `\\.\pipe\entra-helper` }
 
 func defaultSocketPath() (string, error) {
-	u, err := user.Current()
-	if err != nil {
-		return "", fmt.Errorf("ipc: finding the current user for the pipe name: %w", err)
+	// USERNAME is set by Windows for every logon; user.Current may ask a
+	// domain controller, which the client must not wait for. A wrong
+	// name is harmless: Dial checks who owns the pipe.
+	name := os.Getenv("USERNAME")
+	if name == "" {
+		u, err := user.Current()
+		if err != nil {
+			return "", fmt.Errorf("ipc: finding the current user for the pipe name: %w", err)
+		}
+		name = u.Username
 	}
-	name := u.Username
 	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
 		name = name[i+1:] // DOMAIN\user: a pipe name may not hold a backslash
 	}
@@ -67,15 +74,18 @@ func Listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Protected DACL: full access for the user and SYSTEM, nobody else.
-	return listenPipe(path, "D:P(A;;GA;;;"+sid+")(A;;GA;;;SY)")
+	// Protected DACL: nobody over the network; full access for the user
+	// and SYSTEM; nobody else.
+	return listenPipe(path, "D:P(D;;GA;;;NU)(A;;GA;;;"+sid+")(A;;GA;;;SY)")
 }
 
-// ListenShared is Listen for the system-wide service: every authenticated
-// user may open the pipe, and access control is entirely the Server's
+// ListenShared is Listen for the system-wide service: every local
+// authenticated user may open the pipe, and access control is entirely the Server's
 // Authorize, which must be set.
 func ListenShared(path string) (net.Listener, error) {
-	return listenPipe(path, "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;AU)")
+	// 0x12019b is read and write without FILE_CREATE_PIPE_INSTANCE, so
+	// other users cannot add server instances of the pipe.
+	return listenPipe(path, "D:P(D;;GA;;;NU)(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x12019b;;;AU)")
 }
 
 func listenPipe(path, sddl string) (net.Listener, error) {
