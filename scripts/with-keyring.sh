@@ -25,7 +25,7 @@ die() {
 	exit 2
 }
 
-for tool in dbus-run-session gnome-keyring-daemon; do
+for tool in dbus-run-session dbus-send gnome-keyring-daemon; do
 	command -v "$tool" >/dev/null 2>&1 ||
 		die "$tool not found: install the dbus and gnome-keyring packages (apt-get install dbus gnome-keyring)"
 done

@@ -23,7 +23,8 @@ func NewMemory() *Memory { return &Memory{m: make(map[string][]byte)} }
 
 // FailWith installs a hook called before every operation with op ("get",
 // "set" or "delete") and the key; a non-nil error is returned by that call,
-// which then has no effect. nil removes the hook.
+// which then has no effect. nil removes the hook. The hook runs with the
+// store locked: it must not call the Memory.
 func (s *Memory) FailWith(hook func(op, key string) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
