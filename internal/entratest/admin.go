@@ -13,6 +13,8 @@ import (
 //	POST /_fake/heal                             Heal
 //	POST /_fake/revoke?user=NAME                 RevokeRefreshTokens
 //	POST /_fake/expire?user=NAME                 ExpireRefreshTokens
+//	POST /_fake/consent?user=NAME                RequireConsent
+//	POST /_fake/mfa?user=NAME                    RequireMFA
 //	POST /_fake/latency?d=250ms                  SetLatency
 //	POST /_fake/lifetime?d=5m                    SetTokenLifetime
 //	POST /_fake/approve?user_code=C&user=NAME    ApproveDeviceCode
@@ -55,16 +57,21 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "/_fake/heal":
 		s.Heal()
 		ok()
-	case "/_fake/revoke", "/_fake/expire":
+	case "/_fake/revoke", "/_fake/expire", "/_fake/consent", "/_fake/mfa":
 		user := q.Get("user")
 		if user == "" {
 			bad("user is required")
 			return
 		}
-		if r.URL.Path == "/_fake/revoke" {
+		switch r.URL.Path {
+		case "/_fake/revoke":
 			s.RevokeRefreshTokens(user)
-		} else {
+		case "/_fake/expire":
 			s.ExpireRefreshTokens(user)
+		case "/_fake/consent":
+			s.RequireConsent(user)
+		default:
+			s.RequireMFA(user)
 		}
 		ok()
 	case "/_fake/latency", "/_fake/lifetime":

@@ -145,6 +145,7 @@ type Server struct {
 	refresh     map[string]*refreshGrant
 	devices     map[string]*deviceGrant // by device code
 	userCodes   map[string]string       // user code -> device code
+	interaction map[string]*apiError    // username -> what silent flows fail with
 	tokenTotal  int
 	tokenByType map[string]int
 	byPath      map[string]int
@@ -192,6 +193,7 @@ func New(opts Options) (*Server, error) {
 		refresh:     map[string]*refreshGrant{},
 		devices:     map[string]*deviceGrant{},
 		userCodes:   map[string]string{},
+		interaction: map[string]*apiError{},
 		tokenByType: map[string]int{},
 		byPath:      map[string]int{},
 	}
@@ -345,6 +347,41 @@ func (s *Server) RevokeRefreshTokens(username string) {
 			g.revoked = true
 		}
 	}
+}
+
+// RequireConsent makes the non-interactive user flows (refresh token,
+// password) of username fail with invalid_grant AADSTS65001, suberror
+// consent_required, until the user signs in interactively (authorize
+// endpoint or device code approval).
+func (s *Server) RequireConsent(username string) {
+	e := newErr(http.StatusBadRequest, "invalid_grant", 65001,
+		"The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource.")
+	e.suberror = "consent_required"
+	s.requireInteraction(username, e)
+}
+
+// RequireMFA makes the non-interactive user flows of username fail with
+// invalid_grant AADSTS50076, suberror basic_action and a claims challenge,
+// until the user signs in interactively.
+func (s *Server) RequireMFA(username string) {
+	e := newErr(http.StatusBadRequest, "invalid_grant", 50076,
+		"Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.")
+	e.suberror = "basic_action"
+	e.claims = `{"access_token":{"capolids":{"essential":true,"values":["entratest-mfa-policy"]}}}`
+	s.requireInteraction(username, e)
+}
+
+func (s *Server) requireInteraction(username string, e *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.interaction[strings.ToLower(username)] = e
+}
+
+// interactionNeeded returns the error silent flows of username fail with.
+func (s *Server) interactionNeeded(username string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.interaction[strings.ToLower(username)]
 }
 
 // ExpireRefreshTokens makes every refresh token issued to username expired

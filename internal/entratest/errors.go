@@ -30,6 +30,7 @@ type apiError struct {
 	aadsts     int
 	text       string
 	suberror   string
+	claims     string
 	retryAfter time.Duration
 }
 
@@ -60,6 +61,7 @@ func (s *Server) writeEntraError(w http.ResponseWriter, r *http.Request, e *apiE
 		CorrelationID: corr,
 		ErrorURI:      s.url + "/error?code=" + strconv.Itoa(e.aadsts),
 		SubError:      e.suberror,
+		Claims:        e.claims,
 	}
 	h := w.Header()
 	h.Set("x-ms-request-id", trace)

@@ -240,13 +240,17 @@ func TestRefreshTokenRotation(t *testing.T) {
 
 func TestRefreshTokenFailures(t *testing.T) {
 	tests := []struct {
-		name   string
-		break_ func(s *Server)
-		aadsts int
+		name     string
+		break_   func(s *Server)
+		aadsts   int
+		suberror string
+		claims   bool
 	}{
-		{"revoked", func(s *Server) { s.RevokeRefreshTokens(testUser) }, 50173},
-		{"expired", func(s *Server) { s.ExpireRefreshTokens(testUser) }, 700082},
-		{"other user revoked", func(s *Server) { s.RevokeRefreshTokens("bob@contoso.example") }, 0},
+		{"revoked", func(s *Server) { s.RevokeRefreshTokens(testUser) }, 50173, "bad_token", false},
+		{"expired", func(s *Server) { s.ExpireRefreshTokens(testUser) }, 700082, "bad_token", false},
+		{"consent", func(s *Server) { s.RequireConsent(testUser) }, 65001, "consent_required", false},
+		{"mfa", func(s *Server) { s.RequireMFA(testUser) }, 50076, "basic_action", true},
+		{"other user revoked", func(s *Server) { s.RevokeRefreshTokens("bob@contoso.example") }, 0, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,14 +264,38 @@ func TestRefreshTokenFailures(t *testing.T) {
 				}
 				return
 			}
-			if status != 400 || m["error"] != "invalid_grant" || errCode(m) != tt.aadsts {
+			if status != 400 || m["error"] != "invalid_grant" || errCode(m) != tt.aadsts || m["suberror"] != tt.suberror {
 				t.Errorf("redeem: %d %v", status, m)
+			}
+			if _, has := m["claims"]; has != tt.claims {
+				t.Errorf("claims present = %v, want %v", has, tt.claims)
 			}
 		})
 	}
 	s := newTestServer(t, Options{})
 	if status, m := redeem(t, s, "1.not-a-token"); status != 400 || errCode(m) != 9002313 {
 		t.Errorf("unknown token: %d %v", status, m)
+	}
+}
+
+// TestInteractiveSignInSatisfiesConsent: after RequireConsent, an
+// authorize round trip clears the requirement, as a real consent would.
+func TestInteractiveSignInSatisfiesConsent(t *testing.T) {
+	s := newTestServer(t, Options{})
+	rt := passwordGrant(t, s)
+	s.RequireConsent(testUser)
+	if status, _ := redeem(t, s, rt); status != 400 {
+		t.Fatalf("redeem before consent: %d", status)
+	}
+	resp, err := noRedirect(s).Get(authorizeURL(s, url.Values{
+		"client_id": {testPublic}, "response_type": {"code"}, "redirect_uri": {"http://localhost:9/"}, "scope": {"openid"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if status, m := redeem(t, s, rt); status != 200 {
+		t.Errorf("redeem after sign-in: %d %v", status, m)
 	}
 }
 

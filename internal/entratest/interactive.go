@@ -84,6 +84,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request, tenant s
 	}
 	code := "1.A" + randToken(96)
 	s.mu.Lock()
+	delete(s.interaction, strings.ToLower(u.Username)) // an interactive sign-in satisfies consent and MFA
 	s.codes[code] = &authCode{
 		clientID:    app.ClientID,
 		redirectURI: redirect,
@@ -257,6 +258,7 @@ func (s *Server) ApproveDeviceCode(userCode, username string) error {
 		return errors.New("entratest: the code has expired")
 	}
 	g.username, g.approved = u.Username, true
+	delete(s.interaction, strings.ToLower(u.Username))
 	return nil
 }
 

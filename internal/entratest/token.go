@@ -107,6 +107,14 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// badToken is an invalid_grant for a refresh token that can no longer be
+// used; Entra marks those with suberror bad_token.
+func badToken(status int, code string, aadsts int, format string, args ...any) *apiError {
+	e := newErr(status, code, aadsts, format, args...)
+	e.suberror = "bad_token"
+	return e
+}
+
 func missingParam(name string) *apiError {
 	return newErr(http.StatusBadRequest, "invalid_request", 900144,
 		"The request body must contain the following parameter: '%s'.", name)
@@ -370,6 +378,9 @@ func (s *Server) grantPassword(tr *tokenRequest) (map[string]any, *apiError) {
 		return nil, newErr(http.StatusBadRequest, "invalid_grant", 50126,
 			"Error validating credentials due to invalid username or password.")
 	}
+	if e := s.interactionNeeded(u.Username); e != nil {
+		return nil, e
+	}
 	return s.issue(tr, u, sc, "pwd", true, "")
 }
 
@@ -392,11 +403,11 @@ func (s *Server) grantRefresh(tr *tokenRequest) (map[string]any, *apiError) {
 		e = newErr(http.StatusBadRequest, "invalid_grant", 70000,
 			"Provided grant is invalid or malformed. The refresh token was issued to a different client.")
 	case g.revoked:
-		e = newErr(http.StatusBadRequest, "invalid_grant", 50173,
+		e = badToken(http.StatusBadRequest, "invalid_grant", 50173,
 			"The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '%s' and the TokensValidFrom date (before which tokens are not valid) for this user is '%s'.",
 			g.issued.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	case now.After(g.expires):
-		e = newErr(http.StatusBadRequest, "invalid_grant", 700082,
+		e = badToken(http.StatusBadRequest, "invalid_grant", 700082,
 			"The refresh token has expired due to inactivity. The token was issued on %s and was inactive for %s.",
 			g.issued.UTC().Format(time.RFC3339Nano), s.opts.RefreshTokenLifetime)
 	case g.used && s.opts.SingleUseRefreshTokens:
@@ -424,6 +435,9 @@ func (s *Server) grantRefresh(tr *tokenRequest) (map[string]any, *apiError) {
 	if u == nil {
 		return nil, newErr(http.StatusBadRequest, "invalid_grant", 50034,
 			"The user account {EUII Hidden} does not exist in the %s directory.", s.tenant)
+	}
+	if e := s.interactionNeeded(username); e != nil {
+		return nil, e
 	}
 	return s.issue(tr, u, sc, "pwd", true, "")
 }
