@@ -13,16 +13,28 @@ const Redacted = "[redacted]"
 
 // Secret is a string that never shows itself. Use Reveal at the one place the
 // plain value is needed (an HTTP body, the wire answer to an allowed peer).
-type Secret struct{ v string }
+// The value sits behind a pointer so that even fmt's reflection paths that
+// bypass methods (unexported fields, %p) print an address, not the text.
+type Secret struct{ p *string }
 
 // New wraps s.
-func New(s string) Secret { return Secret{v: s} }
+func New(s string) Secret {
+	if s == "" {
+		return Secret{}
+	}
+	return Secret{p: &s}
+}
 
 // Reveal returns the plain value.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 // Empty reports whether no value is held.
-func (s Secret) Empty() bool { return s.v == "" }
+func (s Secret) Empty() bool { return s.p == nil }
 
 // String implements fmt.Stringer.
 func (s Secret) String() string { return Redacted }
