@@ -1,0 +1,321 @@
+// Package endpoint serves the daemon's loopback HTTP endpoints: the
+// Databricks metadata endpoint that the Databricks CLI and SDKs call with
+// auth_type = metadata-service.
+package endpoint
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entra-helper/entra-helper/daemon/auth"
+)
+
+// Headers of the Databricks metadata-service protocol.
+const (
+	VersionHeader    = "X-Databricks-Metadata-Version"
+	HostHeader       = "X-Databricks-Host"
+	SupportedVersion = "1"
+)
+
+// MinTokenValidity is the least lifetime a token handed out here has left,
+// whatever MinValid says: the SDKs cache tokens until shortly before expiry.
+const MinTokenValidity = 60 * time.Second
+
+// Tokens hands out access tokens; the broker implements it.
+type Tokens interface {
+	Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (auth.Token, error)
+}
+
+// Metadata is the http.Handler of the Databricks metadata endpoint, served at
+// /<secret>/<profile>. Answers:
+//
+//   - 404 wrong secret, unknown profile or any other path (one body for all);
+//   - 403 a Host header that is not loopback (DNS rebinding), a peer that
+//     Authorize refuses, or an X-Databricks-Host that is not the profile's
+//     databricks_host (or the profile has none);
+//   - 405 a method other than GET (Allow: GET);
+//   - 400 X-Databricks-Metadata-Version missing or not "1";
+//   - 401 the profile needs an interactive sign-in (entra-helper login);
+//   - 503 Entra is unreachable or failing and no valid token is cached
+//     (Retry-After when Entra sent one);
+//   - 500 any other failure to get a token (e.g. a wrong client secret);
+//   - 200 {"access_token","token_type":"Bearer","expires_on":<Unix seconds>}
+//     for a token with at least max(MinValid(), 60s) left.
+//
+// A request with a wrong secret is answered 404 before anything else is
+// looked at, so it learns nothing else. Error bodies are one plain-text
+// sentence (the SDKs show the body as the error); never a token.
+type Metadata struct {
+	Tokens Tokens
+	// Secret returns the path secret; "" refuses every request.
+	Secret func() string
+	// Profiles returns a profile's databricks_host and scopes.
+	Profiles func(name string) (databricksHost string, scopes []string, ok bool)
+	// MinValid returns the configured min_valid (nil: 0, so 60s applies).
+	MinValid func() time.Duration
+	// Log receives one line per answer (nil: no logging).
+	Log *zap.Logger
+	// Authorize may refuse a request, e.g. by the uid of its TCP peer (nil: allow).
+	Authorize func(r *http.Request) error
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// tokenResponse is the body the SDKs expect.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresOn   int64  `json:"expires_on"`
+}
+
+const notFoundBody = "entra-helper: not found; check DATABRICKS_METADATA_SERVICE_URL (entra-helper databricks env prints it)"
+
+// ServeHTTP implements http.Handler.
+func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := m.now()
+	profile, ok := m.route(r)
+	if !ok {
+		m.answer(w, r, "", http.StatusNotFound, notFoundBody, "wrong secret or path", start)
+		return
+	}
+	if !isLoopbackHost(r.Host) {
+		m.answer(w, r, profile, http.StatusForbidden,
+			"entra-helper: the Host header must be 127.0.0.1, localhost or [::1]", "non-loopback Host header", start)
+		return
+	}
+	if m.Authorize != nil {
+		if err := m.Authorize(r); err != nil {
+			m.answer(w, r, profile, http.StatusForbidden,
+				"entra-helper: this caller may not use the daemon's tokens", "peer refused: "+err.Error(), start)
+			return
+		}
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		m.answer(w, r, profile, http.StatusMethodNotAllowed, "entra-helper: only GET is allowed", "method "+r.Method, start)
+		return
+	}
+	host, scopes, ok := m.Profiles(profile)
+	if !ok {
+		m.answer(w, r, profile, http.StatusNotFound, notFoundBody, "unknown profile", start)
+		return
+	}
+	switch v := r.Header.Get(VersionHeader); v {
+	case SupportedVersion:
+	case "":
+		m.answer(w, r, profile, http.StatusBadRequest,
+			"entra-helper: missing "+VersionHeader+" header (supported: "+SupportedVersion+")", "no version header", start)
+		return
+	default:
+		m.answer(w, r, profile, http.StatusBadRequest,
+			"entra-helper: unsupported "+VersionHeader+" (supported: "+SupportedVersion+")", "unsupported version", start)
+		return
+	}
+	want, wok := normalizeHost(host)
+	got, gok := normalizeHost(r.Header.Get(HostHeader))
+	switch {
+	case !wok:
+		m.answer(w, r, profile, http.StatusForbidden,
+			fmt.Sprintf("entra-helper: profile %q has no databricks_host; set it in the config file", profile), "no databricks_host", start)
+		return
+	case !gok || got != want:
+		m.answer(w, r, profile, http.StatusForbidden,
+			fmt.Sprintf("entra-helper: profile %q serves %s, not the requested workspace; set DATABRICKS_HOST to it or use another profile", profile, want),
+			"workspace host mismatch", start)
+		return
+	}
+	m.token(w, r, profile, scopes, start)
+}
+
+// token answers with a token of the profile.
+func (m *Metadata) token(w http.ResponseWriter, r *http.Request, profile string, scopes []string, start time.Time) {
+	minValid := MinTokenValidity
+	if m.MinValid != nil && m.MinValid() > minValid {
+		minValid = m.MinValid()
+	}
+	tok, err := m.Tokens.Token(r.Context(), profile, scopes, minValid)
+	if err == nil && tok.Value.Empty() {
+		err = &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
+	}
+	if err == nil && tok.ExpiresOn.Sub(m.now()) < minValid {
+		err = &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
+	}
+	if err != nil {
+		status, msg := http.StatusInternalServerError, ""
+		var ae *auth.Error
+		if errors.As(err, &ae) {
+			msg = ae.Error()
+		}
+		switch auth.KindOf(err) {
+		case auth.KindNeedsLogin:
+			status = http.StatusUnauthorized
+			if msg == "" {
+				msg = "the profile needs an interactive sign-in"
+			}
+			msg += "; run: entra-helper login -p " + profile
+		case auth.KindUnavailable:
+			status = http.StatusServiceUnavailable
+			if ae != nil && ae.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
+			}
+		}
+		if r.Context().Err() != nil {
+			status, msg = http.StatusServiceUnavailable, "the request was canceled"
+		}
+		if msg == "" {
+			msg = "cannot get a token; see the daemon's log (entra-helper status)"
+		}
+		m.answerErr(w, r, profile, status, fmt.Sprintf("entra-helper: profile %q: %s", profile, msg), err, start)
+		return
+	}
+	body, err := json.Marshal(tokenResponse{AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix()})
+	if err != nil {
+		m.answerErr(w, r, profile, http.StatusInternalServerError, "entra-helper: cannot encode the token", err, start)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	m.log(r, profile, http.StatusOK, "", start, zap.Time("expires_on", tok.ExpiresOn))
+}
+
+// route checks the path secret in constant time and returns the profile.
+func (m *Metadata) route(r *http.Request) (string, bool) {
+	secret := ""
+	if m.Secret != nil {
+		secret = m.Secret()
+	}
+	path := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return "", false
+	}
+	given, profile, ok := strings.Cut(rest, "/")
+	if !ok {
+		given, profile = rest, ""
+	}
+	// Compare before looking at anything else, whatever the shape of the rest.
+	match := subtle.ConstantTimeCompare([]byte(given), []byte(secret)) == 1
+	if !match || secret == "" || profile == "" || strings.Contains(profile, "/") {
+		return "", false
+	}
+	name, err := url.PathUnescape(profile)
+	if err != nil || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
+// isLoopbackHost reports whether a Host header names a loopback address
+// (127.0.0.0/8, ::1 or localhost), with or without a port.
+func isLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// normalizeHost returns a workspace URL as lower-case https://host[:port],
+// without a default port or a trailing slash. A bare host is taken as https.
+func normalizeHost(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", false
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		port = ""
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, true
+}
+
+func (m *Metadata) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// answer writes a plain-text error and logs it.
+func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string, status int, body, reason string, start time.Time) {
+	writeText(w, status, body)
+	m.log(r, profile, status, reason, start)
+}
+
+func (m *Metadata) answerErr(w http.ResponseWriter, r *http.Request, profile string, status int, body string, err error, start time.Time) {
+	writeText(w, status, body)
+	m.log(r, profile, status, "token error", start, zap.Error(err))
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body + "\n"))
+}
+
+// log records one answer: never the path (it holds the secret) nor a token.
+func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
+	if m.Log == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.Int("status", status),
+		zap.String("method", r.Method),
+		zap.String("remote", r.RemoteAddr),
+		zap.Duration("took", m.now().Sub(start)),
+	}
+	if profile != "" {
+		fields = append(fields, zap.String("profile", profile))
+	}
+	if reason != "" {
+		fields = append(fields, zap.String("reason", reason))
+	}
+	fields = append(fields, extra...)
+	if status >= 500 {
+		m.Log.Warn("metadata request", fields...)
+		return
+	}
+	m.Log.Info("metadata request", fields...)
+}
