@@ -40,9 +40,9 @@ func (e *storeError) Unwrap() error { return e.err }
 // profile's MSAL cache (refresh token, account, id token, app metadata),
 // with access tokens stripped: MSAL never finds an access token on Replace,
 // so every silent acquisition redeems the refresh token at Entra, and no
-// access token is ever written to the store. It keeps the last blob in
-// memory (the daemon is the only writer of its profiles' items) and writes
-// the store only when the stripped blob changed. With a nil store it lives
+// access token is ever written to the store. It keeps the blob in memory
+// between refresh calls (one store read per operation, not per Replace)
+// and writes the store only when the stripped blob changed. With a nil store it lives
 // in memory only (used to stage a sign-in until it succeeded).
 type msalCache struct {
 	st  store.Store
@@ -163,6 +163,18 @@ func (c *msalCache) commit(ctx context.Context, b []byte) error {
 	defer c.mu.Unlock()
 	c.blob, c.loaded, c.dirty = stripped, true, true
 	return c.flushLocked(ctx)
+}
+
+// refresh makes the next use read the store again, unless the in-memory
+// blob has not been written yet (it is then the newest there is). Called
+// once per operation, it lets another instance over the same store (a
+// profile rebuilt by a config reload) see a rotated refresh token.
+func (c *msalCache) refresh() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty && c.st != nil {
+		c.loaded = false
+	}
 }
 
 // forget drops the in-memory blob so the next use reads the store again.

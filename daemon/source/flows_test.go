@@ -787,3 +787,88 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output: profile prod is not signed in: run `entra-helper login -p prod --secret-stdin`
 }
+
+func TestUserProfileStoreFailure(t *testing.T) {
+	f := newFixture(t, entratest.Options{SingleUseRefreshTokens: true}, config.FlowUsernamePassword)
+	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
+	ctx := context.Background()
+	p := f.profile(Options{})
+	if _, err := p.Login(ctx, auth.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	locked := errors.New("keychain is locked")
+	f.st.FailWith(func(op, key string) error {
+		if op == "set" {
+			return locked
+		}
+		return nil
+	})
+	// The rotated refresh token cannot be stored: the caller hears of it.
+	_, err := p.Acquire(ctx, dbScopes)
+	wantKind(t, err, auth.KindFailed, "secret store failed to write the sign-in of profile prod")
+	// The rotated token is kept in memory, so the profile still works, and
+	// it reaches the store once the store works again.
+	f.st.FailWith(nil)
+	f.acquire(p)
+	f.acquire(f.profile(Options{}))
+}
+
+func TestTwoInstancesShareRotation(t *testing.T) {
+	// A config reload rebuilds a profile while the old instance may still
+	// be used: both must follow the rotated refresh token in the store.
+	f := newFixture(t, entratest.Options{SingleUseRefreshTokens: true}, config.FlowUsernamePassword)
+	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
+	p1 := f.profile(Options{})
+	if _, err := p1.Login(context.Background(), auth.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p2 := f.profile(Options{})
+	f.acquire(p2)
+	f.acquire(p1)
+	f.acquire(p2)
+}
+
+// BenchmarkConfidentialAcquire compares one long-lived MSAL client whose
+// cache accessor keeps nothing (what the package does) with a fresh client
+// per call; the metric requests/op counts HTTP calls to the fake Entra.
+func BenchmarkConfidentialAcquire(b *testing.B) {
+	srv := entratest.NewTB(b, entratest.Options{})
+	srv.AddApp(entratest.App{ClientID: testClientID, Secret: testSecret})
+	p := &config.Profile{Name: "bench", Flow: config.FlowClientSecret, Tenant: srv.Tenant(), ClientID: testClientID, AuthorityHost: srv.URL()}
+	ctx := context.Background()
+	requests := func() int {
+		n := 0
+		for _, v := range srv.Stats().ByPath {
+			n += v
+		}
+		return n
+	}
+	b.Run("shared-client-nocache", func(b *testing.B) {
+		st := store.NewMemory()
+		prof, _ := New(p, st, Options{HTTPClient: srv.Client()})
+		if _, err := prof.Login(ctx, auth.LoginInput{ClientSecret: secret.New(testSecret)}, nil); err != nil {
+			b.Fatal(err)
+		}
+		before := requests()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := prof.Acquire(ctx, dbScopes); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(requests()-before)/float64(b.N), "requests/op")
+	})
+	b.Run("fresh-client-per-call", func(b *testing.B) {
+		st := store.NewMemory()
+		_ = st.Set(ctx, keySecret("bench"), []byte(testSecret))
+		before := requests()
+		b.ResetTimer()
+		for b.Loop() {
+			prof, _ := New(p, st, Options{HTTPClient: srv.Client()})
+			if _, err := prof.Acquire(ctx, dbScopes); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(requests()-before)/float64(b.N), "requests/op")
+	})
+}

@@ -92,6 +92,7 @@ func (u *userProfile) Acquire(ctx context.Context, scopes []string) (auth.Token,
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.cache.refresh()
 	if err := u.ctxErr(ctx); err != nil {
 		return auth.Token{}, err
 	}
@@ -281,6 +282,7 @@ func (u *userProfile) Logout(ctx context.Context) error {
 func (u *userProfile) Account(ctx context.Context) (auth.Account, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.cache.refresh()
 	a, ok, err := u.accountLocked(ctx)
 	if err != nil || !ok {
 		return auth.Account{}, false
