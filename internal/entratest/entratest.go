@@ -245,7 +245,7 @@ func (s *Server) Close() {
 // authority is URL()+"/"+Tenant().
 func (s *Server) URL() string { return s.url }
 
-// Tenant returns the tenant ID.
+// Tenant returns the tenant ID, in lower case (MSAL lowercases authorities).
 func (s *Server) Tenant() string { return s.tenant }
 
 // Authority returns URL()+"/"+Tenant(), the authority to give MSAL.
