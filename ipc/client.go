@@ -80,6 +80,12 @@ func Call(ctx context.Context, path string, req *Request, onEvent func(*Event)) 
 	r := *req
 	r.V = ProtocolVersion
 	if err := WriteMessage(conn, &r); err != nil {
+		// The daemon may have answered and closed before reading (busy,
+		// forbidden): its answer says more than the broken pipe.
+		var resp Response
+		if rerr := ReadMessage(conn, &resp); rerr == nil && resp.Event == nil && resp.Error != nil {
+			return &resp, resp.Error
+		}
 		return nil, ctxErr(ctx, err)
 	}
 	for {

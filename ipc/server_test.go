@@ -139,7 +139,10 @@ func TestCallNoDaemon(t *testing.T) {
 func TestCallContextEnds(t *testing.T) {
 	release := make(chan struct{})
 	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		send(&Response{})
 	}}
 	path := startServer(t, s)
@@ -326,7 +329,10 @@ func TestLongHandlerNotBoundByReadTimeout(t *testing.T) {
 		close(entered)
 		// Outlives ReadTimeout many times over: another request
 		// (below) runs a full read timeout's worth of round trips first.
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		send(&Response{Login: &LoginResult{Account: "me"}})
 	}}
 	path := startServer(t, s)
@@ -365,11 +371,16 @@ func TestMaxConns(t *testing.T) {
 	s := &Server{MaxConns: 1, OnError: errs.add, Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
 		if req.Op == OpLogin {
 			entered <- struct{}{}
-			<-release
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
 		}
 		send(&Response{Status: &Status{Version: req.Op}})
 	}}
 	path := startServer(t, s)
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
 	first := make(chan error, 1)
 	go func() {
 		_, err := Call(testCtx(t), path, &Request{Op: OpLogin}, nil)
@@ -381,7 +392,7 @@ func TestMaxConns(t *testing.T) {
 	if !errors.As(err, &ierr) || ierr.Code != CodeFailed || !strings.Contains(ierr.Message, "busy") {
 		t.Fatalf("beyond MaxConns: err = %v, want busy", err)
 	}
-	close(release)
+	releaseOnce()
 	if err := <-first; err != nil {
 		t.Fatalf("the connection in flight: %v", err)
 	}
@@ -410,7 +421,10 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	release := make(chan struct{})
 	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
 		close(entered)
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 		send(&Response{Status: &Status{Version: "done"}})
 	}}
 	path := testPath(t)
