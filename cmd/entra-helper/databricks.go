@@ -274,13 +274,30 @@ func editDatabricksCfg(content []byte, name string, values [][2]string) []byte {
 	out = append(out, lines[:start+1]...)
 	written := map[string]bool{}
 	lastEntry := len(out) - 1 // in out: the header, then the last kept entry
+	// prev is what happened to the last entry: its continuation lines
+	// (indented, in Python's configparser) share its fate.
+	const (
+		none = iota
+		kept
+		dropped
+	)
+	prev := none
 	for _, l := range lines[start+1 : end] {
 		key, ok := entryKey(l)
 		if !ok {
+			if prev != none && isContinuation(l) {
+				if prev == kept {
+					out = append(out, l)
+					lastEntry = len(out) - 1
+				}
+				continue
+			}
+			prev = none
 			out = append(out, l)
 			continue
 		}
 		if v, isWanted := want[key]; isWanted {
+			prev = dropped // an old value's continuation goes with it
 			if written[key] {
 				continue
 			}
@@ -290,8 +307,10 @@ func editDatabricksCfg(content []byte, name string, values [][2]string) []byte {
 			continue
 		}
 		if isDatabricksAuthKey(key) {
+			prev = dropped
 			continue
 		}
+		prev = kept
 		out = append(out, l)
 		lastEntry = len(out) - 1
 	}
@@ -302,14 +321,30 @@ func editDatabricksCfg(content []byte, name string, values [][2]string) []byte {
 		}
 	}
 	if len(missing) > 0 {
-		if !strings.HasSuffix(out[lastEntry], "\n") {
-			out[lastEntry] += eol
+		// After the last entry and any indented lines right after it, so
+		// no stray line becomes a continuation of a new value.
+		at := lastEntry + 1
+		for at < len(out) && isContinuation(out[at]) {
+			at++
 		}
-		rest := append([]string(nil), out[lastEntry+1:]...)
-		out = append(append(out[:lastEntry+1], missing...), rest...)
+		if !strings.HasSuffix(out[at-1], "\n") {
+			out[at-1] += eol
+		}
+		rest := append([]string(nil), out[at:]...)
+		out = append(append(out[:at], missing...), rest...)
 	}
 	out = append(out, lines[end:]...)
 	return []byte(strings.Join(out, ""))
+}
+
+// isContinuation reports whether l is an indented, non-blank line that is
+// not itself an entry.
+func isContinuation(l string) bool {
+	if l == "" || l[0] != ' ' && l[0] != '\t' || strings.TrimSpace(l) == "" {
+		return false
+	}
+	t := strings.TrimSpace(l)
+	return t[0] != '#' && t[0] != ';' && !strings.ContainsAny(t, "=:")
 }
 
 // splitLines splits b after each "\n", keeping the line ends.

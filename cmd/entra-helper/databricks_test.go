@@ -51,6 +51,10 @@ func TestEditDatabricksCfg(t *testing.T) {
 			"[a]\r\nx = 1\r\n\r\n[prod]\r\ntoken = t\r\nhost = h\r\n",
 			"prod",
 			"[a]\r\nx = 1\r\n\r\n[prod]\r\nhost = https://adb-1.2.azuredatabricks.net\r\nauth_type = metadata-service\r\nmetadata_service_url = http://127.0.0.1:8771/s/prod\r\n"},
+		{"continuation lines go with their entry",
+			"[prod]\ntoken = abc\n  def\ncluster_id = c\n  more\n",
+			"prod",
+			"[prod]\ncluster_id = c\n  more\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n"},
 		{"section names are exact",
 			"[Prod]\ntoken = t\n",
 			"prod",
@@ -200,4 +204,31 @@ func TestShellQuote(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// FuzzEditDatabricksCfg checks, for any file, that the section ends up with
+// the values, that editing twice changes nothing, and that the lines before
+// the section are kept.
+func FuzzEditDatabricksCfg(f *testing.F) {
+	f.Add("[a]\nx = 1\n[prod]\ntoken = t\n")
+	f.Add("")
+	f.Add("[prod]")
+	f.Add("; c\r\n[prod]\r\n  host: h\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		out := string(editDatabricksCfg([]byte(in), "prod", cfgValues))
+		if again := string(editDatabricksCfg([]byte(out), "prod", cfgValues)); again != out {
+			t.Fatalf("not idempotent:\n%q\n%q", out, again)
+		}
+		for _, kv := range cfgValues {
+			if !strings.Contains(out, kv[0]+" = "+kv[1]) {
+				t.Fatalf("%s missing in %q", kv[0], out)
+			}
+		}
+		// Everything before the first [prod] header is kept as it was.
+		if i := strings.Index(in, "[prod]"); i >= 0 && !strings.Contains(in[:i], "\n[prod") {
+			if !strings.HasPrefix(out, in[:i]) {
+				t.Fatalf("prefix changed: %q -> %q", in, out)
+			}
+		}
+	})
 }
