@@ -201,13 +201,12 @@ func decodeError(file string, pos positions, err error) error {
 		for i := range se.Errors {
 			de := &se.Errors[i]
 			line, _ := de.Position()
+			key := pos.fullKey(keyPath(de.Key()...), line)
 			msg := "unknown key"
-			if k := de.Key(); len(k) > 0 {
-				if kind, ok := pos.kinds[keyPath(k...)]; !ok || kind == unstable.InlineTable {
-					msg = "unknown table"
-				}
+			if kind, ok := pos.kinds[key]; !ok || kind == unstable.InlineTable {
+				msg = "unknown table"
 			}
-			es = append(es, &Error{File: file, Line: line, Key: keyPath(de.Key()...), Msg: msg})
+			es = append(es, &Error{File: file, Line: line, Key: key, Msg: msg})
 		}
 		return collapse(es)
 	}

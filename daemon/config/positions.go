@@ -138,3 +138,18 @@ func (p positions) line(paths ...string) int {
 	}
 	return 0
 }
+
+// fullKey returns the longest defined key path on line that is key or ends
+// with "."+key: go-toml reports keys inside inline tables relative to them.
+func (p positions) fullKey(key string, line int) string {
+	if _, ok := p.lines[key]; ok {
+		return key
+	}
+	best := key
+	for k, l := range p.lines {
+		if l == line && strings.HasSuffix(k, "."+key) && len(k) > len(best) {
+			best = k
+		}
+	}
+	return best
+}
