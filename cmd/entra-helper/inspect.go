@@ -111,6 +111,9 @@ func (a *app) cmdInspect(args []string) error {
 	if len(fs.args) > 1 {
 		return fs.usagef("give one token, or - to read it from stdin")
 	}
+	if len(fs.args) == 0 && a.stdinIsTerm != nil && a.stdinIsTerm() {
+		return fs.usagef("give a token, or pipe one in: entra-helper token | entra-helper inspect")
+	}
 	var raw string
 	if len(fs.args) == 0 || fs.args[0] == "-" {
 		b, err := io.ReadAll(io.LimitReader(a.stdin, ipc.MaxMessageSize))

@@ -119,6 +119,14 @@ func TestInspectErrors(t *testing.T) {
 	}
 }
 
+func TestInspectTerminalStdin(t *testing.T) {
+	a, _, _ := testApp(&fakeDaemon{}, nil)
+	a.stdinIsTerm = func() bool { return true }
+	if code, _, errOut := runApp(t, a, "inspect"); code != 2 || !strings.Contains(errOut, "pipe one in") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
 func TestInspectVerify(t *testing.T) {
 	jwt := sampleJWT(t)
 	for _, tt := range []struct {
