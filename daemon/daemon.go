@@ -30,6 +30,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
+	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
@@ -53,13 +54,14 @@ const metadataSecretKey = "daemon/metadata-secret"
 
 // Daemon is a running entra-helperd.
 type Daemon struct {
-	opts    Options
-	log     *zap.Logger
-	level   zap.AtomicLevel
-	store   store.Store
-	broker  *broker.Broker
-	http    *http.Client
-	started time.Time
+	opts     Options
+	log      *zap.Logger
+	level    zap.AtomicLevel
+	store    store.Store
+	broker   *broker.Broker
+	http     *http.Client
+	verifier *jwks.Verifier // caches issuers' keys for `inspect --verify`
+	started  time.Time
 
 	requests atomic.Uint64
 
@@ -111,6 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 	if d.http, err = newHTTPClient(); err != nil {
 		return err
 	}
+	d.verifier = jwks.NewVerifier(d.http)
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
 		return err

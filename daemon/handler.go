@@ -12,7 +12,6 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
-	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
 )
@@ -168,10 +167,14 @@ func (d *Daemon) verify(ctx context.Context, p *config.Profile, token string) (*
 	if token == "" {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no token to verify"}
 	}
-	v := jwks.NewVerifier(d.http)
-	res, err := v.Verify(ctx, token, p.AuthorityBaseURL())
-	if err != nil {
-		return &ipc.Response{Verify: &ipc.VerifyResult{Valid: false, Reason: err.Error()}}, nil
+	res, err := d.verifier.Verify(ctx, token, p.AuthorityBaseURL())
+	switch {
+	case err != nil:
+		return &ipc.Response{Verify: &ipc.VerifyResult{Reason: err.Error()}}, nil
+	case res.Expired:
+		return &ipc.Response{Verify: &ipc.VerifyResult{KeyID: res.KeyID, Issuer: res.Issuer, Reason: "the signature is valid but the token has expired"}}, nil
+	case res.NotYetValid:
+		return &ipc.Response{Verify: &ipc.VerifyResult{KeyID: res.KeyID, Issuer: res.Issuer, Reason: "the signature is valid but the token is not valid yet (nbf)"}}, nil
 	}
 	return &ipc.Response{Verify: &ipc.VerifyResult{Valid: true, KeyID: res.KeyID, Issuer: res.Issuer}}, nil
 }
