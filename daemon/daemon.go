@@ -133,13 +133,18 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	ln, err := ipc.Listen(opts.SocketPath)
+	listen := ipc.Listen
+	if d.systemMode() {
+		listen = ipc.ListenShared // every user may connect; authorizeConn decides
+	}
+	ln, err := listen(opts.SocketPath)
 	if err != nil {
 		return err
 	}
 	srv := &ipc.Server{
-		Handler: d.handle,
-		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
+		Handler:   d.handle,
+		Authorize: d.authorizeConn,
+		OnError:   func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

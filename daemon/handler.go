@@ -31,13 +31,16 @@ func (d *Daemon) handle(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
 	switch req.Op {
 	case ipc.OpStatus:
-		return &ipc.Response{Status: d.status(ctx)}, nil
+		return &ipc.Response{Status: d.status(ctx, peer)}, nil
 	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify:
 	default:
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
 	}
 	p, prof, err := d.profile(req.Profile)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAccess(p, peer); err != nil {
 		return nil, err
 	}
 	switch req.Op {
@@ -179,8 +182,9 @@ func (d *Daemon) verify(ctx context.Context, p *config.Profile, token string) (*
 	return &ipc.Response{Verify: &ipc.VerifyResult{Valid: true, KeyID: res.KeyID, Issuer: res.Issuer}}, nil
 }
 
-// status reports the daemon's state, never a token.
-func (d *Daemon) status(ctx context.Context) *ipc.Status {
+// status reports the daemon's state, never a token: to other users (system
+// mode) only the profiles they may use.
+func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	d.mu.RLock()
 	cfg, profiles := d.cfg, d.profiles
 	d.mu.RUnlock()
@@ -217,6 +221,9 @@ func (d *Daemon) status(ctx context.Context) *ipc.Status {
 	}
 	for _, name := range sortedKeys(cfg.Profiles) {
 		p := cfg.Profiles[name]
+		if checkAccess(p, peer) != nil {
+			continue
+		}
 		ps := ipc.ProfileStatus{Name: name, Flow: p.Flow, Tenant: p.Tenant, Tokens: byProfile[name], LastError: lastErr[name]}
 		if ps.Tokens == nil {
 			ps.Tokens = []ipc.TokenStatus{}
