@@ -71,6 +71,7 @@ type env struct {
 	environ []string
 	daemon  *exec.Cmd
 	logs    []*bytes.Buffer // every daemon run's stderr
+	logMu   sync.Mutex      // guards logs' contents while a daemon writes
 	outputs []string        // every client output, for the leak check
 	secrets []string        // every secret and token seen, for the leak check
 }
@@ -112,7 +113,7 @@ func (e *env) startDaemon() {
 	var log bytes.Buffer
 	cmd := exec.Command(filepath.Join(binDir, "entra-helperd"))
 	cmd.Env = e.environ
-	cmd.Stderr = &syncWriter{w: &log}
+	cmd.Stderr = &syncWriter{mu: &e.logMu, w: &log}
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -348,7 +349,7 @@ func TestClientLinksNoHeavyModules(t *testing.T) {
 
 // syncWriter lets the daemon's stderr be read while it is written.
 type syncWriter struct {
-	mu sync.Mutex
+	mu *sync.Mutex
 	w  *bytes.Buffer
 }
 
