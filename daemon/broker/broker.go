@@ -22,13 +22,17 @@ import (
 // Policy holds the renewal and backoff settings. The zero value of a field
 // takes the default named beside it.
 type Policy struct {
-	MinValid      time.Duration // 5m: never hand out a token with less left
-	RenewAt       float64       // 0.75: fraction of the lifetime after which to renew
-	Jitter        float64       // 0.05: ± fraction of the lifetime added at random
-	IdleAfter     time.Duration // 12h: a token not asked for this long is dropped, not renewed
-	BackoffBase   time.Duration // 2s: first retry delay after a failure
-	BackoffMax    time.Duration // 5m: cap of the retry delay
-	MaxWait       time.Duration // 30s: how long a request waits for a fresh token
+	MinValid    time.Duration // 5m: never hand out a token with less left
+	RenewAt     float64       // 0.75: fraction of the lifetime after which to renew
+	Jitter      float64       // 0.05: ± fraction of the lifetime added at random
+	IdleAfter   time.Duration // 12h: a token not asked for this long is dropped, not renewed
+	BackoffBase time.Duration // 2s: first retry delay after a failure
+	BackoffMax  time.Duration // 5m: cap of the retry delay
+	MaxWait     time.Duration // 30s: how long a request waits for a fresh token
+	// RequestRetry is how often requests that find no usable token may try
+	// the provider while background retries back off (5s); it never
+	// overrides a Retry-After.
+	RequestRetry  time.Duration
 	SweepInterval time.Duration // 30s: how often due renewals are checked against the wall clock
 }
 
@@ -43,6 +47,7 @@ func (p Policy) withDefaults() Policy {
 	def(&p.BackoffBase, 2*time.Second)
 	def(&p.BackoffMax, 5*time.Minute)
 	def(&p.MaxWait, 30*time.Second)
+	def(&p.RequestRetry, 5*time.Second)
 	def(&p.SweepInterval, 30*time.Second)
 	if p.RenewAt <= 0 || p.RenewAt >= 1 {
 		p.RenewAt = 0.75
@@ -88,7 +93,8 @@ type entry struct {
 	lastRenewal time.Time
 	failures    int
 	lastErr     error
-	retryAt     time.Time // no new call to the provider before this, after a failure
+	retryAt     time.Time // no background retry before this, after a failure
+	lastAttempt time.Time // when the provider was last called
 }
 
 // flight is one call to the provider that any number of callers wait on.
@@ -262,16 +268,27 @@ func (b *Broker) Token(ctx context.Context, profile string, scopes []string, min
 }
 
 // refusalLocked returns the error to answer with instead of calling the
-// provider: the profile needs a sign-in, or the provider asked us to wait.
+// provider: the profile needs a sign-in, the provider asked us to wait
+// (Retry-After), or it failed less than RequestRetry ago. A request with no
+// usable token may otherwise try before the background backoff does, so an
+// outage's end is noticed quickly without letting clients hammer Entra.
 func (b *Broker) refusalLocked(e *entry, now time.Time) error {
 	if e.lastErr == nil {
 		return nil
 	}
-	if auth.KindOf(e.lastErr) == auth.KindNeedsLogin {
+	var ae *auth.Error
+	if errors.As(e.lastErr, &ae) && ae.Kind == auth.KindNeedsLogin {
 		return e.lastErr
 	}
-	if now.Before(e.retryAt) {
-		return retryLater(e.lastErr, e.retryAt.Sub(now))
+	if !now.Before(e.retryAt) {
+		return nil
+	}
+	next := e.lastAttempt.Add(b.policy.RequestRetry)
+	if ae != nil && ae.RetryAfter > 0 {
+		next = e.retryAt
+	}
+	if now.Before(next) {
+		return retryLater(e.lastErr, next.Sub(now))
 	}
 	return nil
 }
@@ -317,6 +334,7 @@ func (b *Broker) await(ctx context.Context, e *entry, f *flight, minValid time.D
 func (b *Broker) startFlightLocked(e *entry) *flight {
 	f := &flight{done: make(chan struct{})}
 	e.flight = f
+	e.lastAttempt = b.clock.Now()
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil

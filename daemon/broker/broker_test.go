@@ -276,8 +276,31 @@ func TestOutageServesCachedTokenAndRetriesSparingly(t *testing.T) {
 	if served < 25 {
 		t.Fatalf("served %d requests from the old token, want all while it had min_valid left", served)
 	}
-	if calls := src.Calls(); calls > 12 {
+	if calls := src.Calls(); calls > 20 {
 		t.Fatalf("%d provider calls in a 60 s outage, want a handful", calls)
+	}
+	// When Entra is back, a request gets a token within RequestRetry,
+	// without waiting for the background backoff.
+	src.Fail(nil)
+	clk.Advance(5 * time.Second)
+	mustToken(t, b, 0)
+}
+
+func TestRequestsDuringOutageTryAtMostEveryRequestRetry(t *testing.T) {
+	b, clk, src := setup(t, Policy{RequestRetry: 5 * time.Second}, time.Hour, 0.5)
+	src.Fail(unavailable(0))
+	for range 100 { // 100 clients in the same second
+		if _, err := b.Token(context.Background(), "prod", scopes, 0); auth.KindOf(err) != auth.KindUnavailable {
+			t.Fatalf("err = %v, want unavailable", err)
+		}
+	}
+	if src.Calls() != 1 {
+		t.Fatalf("100 requests in one second made %d calls, want 1", src.Calls())
+	}
+	clk.Advance(5 * time.Second)
+	_, _ = b.Token(context.Background(), "prod", scopes, 0)
+	if src.Calls() != 2 {
+		t.Fatalf("after RequestRetry: %d calls, want 2", src.Calls())
 	}
 }
 
