@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# bench.sh: the figures of docs/performance.md in one run (about 1–2 minutes
+# on 2 cores). `make bench` builds bin/ first, then runs this. It builds a
+# hello-world Go program with the client's flags (the floor), the fake Entra
+# ID and the harness (internal/bench/cmd/runbench), which prints one table.
+# BENCH_ARGS passes flags to the harness, e.g. BENCH_ARGS="-runs 500 -duration 5s".
+# BENCH_OUT, if set, also writes the table to that file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+
+for b in bin/entra-helper bin/entra-helperd; do
+	[ -x "$b" ] || { echo "bench.sh: $b is missing: run make bench (it builds bin/ first)" >&2; exit 1; }
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/entra-helper-bench-bin.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+echo "bench: building hello-world (-trimpath -ldflags \"-s -w\"), fake-entra and the harness" >&2
+"$GO" build -trimpath -ldflags '-s -w' -o "$tmp/hello" ./internal/bench/cmd/hello
+"$GO" build -o "$tmp/fake-entra" ./internal/entratest/cmd/fake-entra
+"$GO" build -o "$tmp/runbench" ./internal/bench/cmd/runbench
+
+out=()
+[ -n "${BENCH_OUT:-}" ] && out=(-out "$BENCH_OUT")
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+"$tmp/runbench" -bin bin -fake "$tmp/fake-entra" -hello "$tmp/hello" "${out[@]}" ${BENCH_ARGS:-}
