@@ -78,9 +78,15 @@ type env struct {
 
 func newEnv(t *testing.T, profiles string) *env {
 	t.Helper()
+	return newEnvWith(t, entratest.Options{}, profiles)
+}
+
+// newEnvWith is newEnv with a fake Entra configured by opts.
+func newEnvWith(t *testing.T, opts entratest.Options, profiles string) *env {
+	t.Helper()
 	requireKeyring(t)
 	e := &env{t: t, dir: t.TempDir()}
-	e.entra = entratest.NewTB(t, entratest.Options{})
+	e.entra = entratest.NewTB(t, opts)
 	home := filepath.Join(e.dir, "home")
 	run := filepath.Join(e.dir, "run")
 	for _, d := range []string{home, run, filepath.Join(home, ".config", "entra-helper")} {
