@@ -46,9 +46,14 @@ type Server struct {
 	// WriteTimeout bounds each write to a client (default DefaultWriteTimeout).
 	WriteTimeout time.Duration
 	// MaxConns bounds the connections served at once (default
-	// DefaultMaxConns). Beyond it a new connection gets a CodeFailed "busy"
-	// answer and is closed; those already accepted keep being served.
+	// DefaultMaxConns). At the bound, a new connection takes the place of
+	// the oldest one that has not sent its request yet (an idle client is
+	// closed); if every connection is past its request, the new one gets a
+	// CodeFailed "busy" answer and is closed.
 	MaxConns int
+	// RateLimit bounds the requests of each peer (uid, or SID on Windows);
+	// the zero value applies DefaultRatePerSecond and DefaultRateBurst.
+	RateLimit RateLimit
 	// OnError, if set, is told of refused peers, malformed requests,
 	// timeouts and handler failures. Its errors never hold request content.
 	OnError func(error)
@@ -59,8 +64,17 @@ type Server struct {
 	mu        sync.Mutex
 	closing   bool
 	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
+	conns     map[net.Conn]*connState
+	seq       uint64         // numbers connections in accept order
 	wg        sync.WaitGroup // one per tracked connection
+	limiter   *rateLimiter
+	now       func() time.Time // the rate limiter's clock (tests); nil: time.Now
+}
+
+// connState is what the server knows of a tracked connection.
+type connState struct {
+	seq     uint64 // accept order
+	waiting bool   // its request has not been read yet
 }
 
 // ErrServerClosed is returned by Serve when called after Close or Shutdown.
@@ -70,7 +84,8 @@ func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[net.Listener]struct{})
-		s.conns = make(map[net.Conn]struct{})
+		s.conns = make(map[net.Conn]*connState)
+		s.limiter = newRateLimiter(s.RateLimit)
 	})
 }
 
@@ -173,12 +188,42 @@ func (s *Server) track(c net.Conn) trackResult {
 	if s.closing {
 		return trackClosing
 	}
-	if len(s.conns) >= s.maxConns() {
+	if len(s.conns) >= s.maxConns() && !s.evictIdleLocked() {
 		return trackBusy
 	}
-	s.conns[c] = struct{}{}
+	s.seq++
+	s.conns[c] = &connState{seq: s.seq, waiting: true}
 	s.wg.Add(1)
 	return trackOK
+}
+
+// evictIdleLocked closes the oldest connection whose request has not been
+// read yet, so clients that connect and stay silent cannot keep others
+// out; its goroutine ends on the closed connection. It reports false when
+// every connection is past its request. s.mu is held.
+func (s *Server) evictIdleLocked() bool {
+	var oldest net.Conn
+	var seq uint64
+	for c, st := range s.conns {
+		if st.waiting && (oldest == nil || st.seq < seq) {
+			oldest, seq = c, st.seq
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	delete(s.conns, oldest)
+	oldest.Close()
+	return true
+}
+
+// gotRequest records that c's request was read: c is no longer idle.
+func (s *Server) gotRequest(c net.Conn) {
+	s.mu.Lock()
+	if st := s.conns[c]; st != nil {
+		st.waiting = false
+	}
+	s.mu.Unlock()
 }
 
 func (s *Server) untrack(c net.Conn) {
@@ -261,6 +306,8 @@ func (s *Server) serveConn(c net.Conn) {
 		switch {
 		case errors.Is(err, io.EOF):
 			// Connected and left (e.g. a liveness probe).
+		case errors.Is(err, net.ErrClosed) && !s.isClosing():
+			s.report(fmt.Errorf("ipc: dropped %s: it had sent no request when %d connections were open", who, s.maxConns()))
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.report(fmt.Errorf("ipc: dropped %s: no request within %s", who, s.readTimeout()))
 			c.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
@@ -276,7 +323,11 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 		return
 	}
+	s.gotRequest(c)
 	if peerNeedsRead && !checkPeer() {
+		return
+	}
+	if !s.allowRequest(c, peer) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
