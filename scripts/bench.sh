@@ -15,12 +15,14 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/entra-helper-bench-bin.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "bench: building hello-world (-trimpath -ldflags \"-s -w\"), fake-entra and the harness" >&2
+echo "bench: building hello-world (-trimpath -ldflags \"-s -w\"), a static client, fake-entra and the harness" >&2
 "$GO" build -trimpath -ldflags '-s -w' -o "$tmp/hello" ./internal/bench/cmd/hello
+# The client once more, statically linked, for a what-if row beside the real one.
+CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$tmp/entra-helper-static" ./cmd/entra-helper
 "$GO" build -o "$tmp/fake-entra" ./internal/entratest/cmd/fake-entra
 "$GO" build -o "$tmp/runbench" ./internal/bench/cmd/runbench
 
 out=()
 [ -n "${BENCH_OUT:-}" ] && out=(-out "$BENCH_OUT")
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-"$tmp/runbench" -bin bin -fake "$tmp/fake-entra" -hello "$tmp/hello" "${out[@]}" ${BENCH_ARGS:-}
+"$tmp/runbench" -bin bin -fake "$tmp/fake-entra" -hello "$tmp/hello" -static-client "$tmp/entra-helper-static" "${out[@]}" ${BENCH_ARGS:-}

@@ -105,3 +105,26 @@ func TestRatioAndFormats(t *testing.T) {
 		t.Errorf("Ms = %q", s)
 	}
 }
+
+func TestParseStatCPU(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"typical", "1234 (entra-helperd) S 1 1234 1234 0 -1 4194560 500 0 0 0 150 50 0 0 20 0 8 0 100 0 0\n", 2 * time.Second, false},
+		{"name with spaces and parens", "7 (a b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 0 0\n", 70 * time.Millisecond, false},
+		{"no parens", "7 x R 1", 0, true},
+		{"short", "7 (x) R 1 2 3", 0, true},
+		{"not numbers", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 a b 0 0\n", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStatCPU(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("parseStatCPU = %v, %v; want %v, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

@@ -50,6 +50,7 @@ func main() {
 	flag.StringVar(&r.bin, "bin", "bin", "directory of the built entra-helper and entra-helperd")
 	flag.StringVar(&r.fakeBin, "fake", "", "the fake-entra binary")
 	flag.StringVar(&r.helloBin, "hello", "", "the hello-world binary (built like entra-helper)")
+	flag.StringVar(&r.staticClient, "static-client", "", "optional: entra-helper built with CGO_ENABLED=0, timed beside the real one")
 	flag.IntVar(&r.runs, "runs", 200, "fresh processes of each kind for the start-up comparison")
 	flag.DurationVar(&r.dur, "duration", 3*time.Second, "length of each load run")
 	flag.IntVar(&r.profiles, "profiles", 100, "profiles of the memory run")
@@ -79,6 +80,7 @@ func main() {
 // runner holds the settings and the rows measured so far.
 type runner struct {
 	bin, fakeBin, helloBin string
+	staticClient           string
 	runs, profiles, cold   int
 	dur                    time.Duration
 	goBench                bool
@@ -234,7 +236,7 @@ func (r *runner) mainEnv(secret, password string) {
 // startup compares fresh `entra-helper token` processes with hello-world,
 // interleaved, after a few unrecorded runs of each.
 func (r *runner) startup(e *env) {
-	progress("start-up: %d interleaved runs each of entra-helper token and hello-world", r.runs)
+	progress("start-up: %d interleaved runs each of hello-world, entra-helper token and entra-helper version", r.runs)
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		r.fail("client", "start-up", err)
@@ -248,32 +250,44 @@ func (r *runner) startup(e *env) {
 		return c
 	}
 	client := filepath.Join(e.bin, "entra-helper")
-	var tok, hello []time.Duration
+	kinds := []func() *exec.Cmd{
+		func() *exec.Cmd { return mk(r.helloBin) },
+		func() *exec.Cmd { return mk(client, "token", "-p", "sp") },
+		func() *exec.Cmd { return mk(client, "version") },
+	}
+	names := []string{"hello", "token", "version"}
+	if r.staticClient != "" {
+		kinds = append(kinds, func() *exec.Cmd { return mk(r.staticClient, "token", "-p", "sp") })
+		names = append(names, "static token")
+	}
+	samples := make([][]time.Duration, len(kinds))
 	const warm = 10
 	for i := range r.runs + warm {
-		var dt, dh time.Duration
-		var errT, errH error
-		if i%2 == 0 {
-			dt, errT = bench.TimeRun(mk(client, "token", "-p", "sp"))
-			dh, errH = bench.TimeRun(mk(r.helloBin))
-		} else {
-			dh, errH = bench.TimeRun(mk(r.helloBin))
-			dt, errT = bench.TimeRun(mk(client, "token", "-p", "sp"))
-		}
-		if errT != nil || errH != nil {
-			r.fail("client", "start-up", fmt.Errorf("token: %v, hello: %v", errT, errH))
-			return
-		}
-		if i >= warm {
-			tok, hello = append(tok, dt), append(hello, dh)
+		for j := range kinds {
+			k := (i + j) % len(kinds) // rotate the order
+			d, err := bench.TimeRun(kinds[k]())
+			if err != nil {
+				r.fail("client", "start-up", fmt.Errorf("%s: %v", names[k], err))
+				return
+			}
+			if i >= warm {
+				samples[k] = append(samples[k], d)
+			}
 		}
 	}
-	st, sh := bench.Summarize(tok), bench.Summarize(hello)
+	sh, st, sv := bench.Summarize(samples[0]), bench.Summarize(samples[1]), bench.Summarize(samples[2])
 	ratio := bench.Ratio(st.Median, sh.Median)
 	r.add("client", fmt.Sprintf("hello-world Go binary, fresh process (n=%d)", sh.N),
 		fmt.Sprintf("median %s, p99 %s", bench.Ms(sh.Median), bench.Ms(sh.P99)), "the floor", nil)
 	r.add("client", fmt.Sprintf("`entra-helper token` warm, fresh process (n=%d)", st.N),
 		fmt.Sprintf("median %s, p99 %s", bench.Ms(st.Median), bench.Ms(st.P99)), "", nil)
+	r.add("client", fmt.Sprintf("`entra-helper version`, fresh process, no daemon call (n=%d)", sv.N),
+		fmt.Sprintf("median %s, p99 %s (%.2fx hello-world)", bench.Ms(sv.Median), bench.Ms(sv.P99), bench.Ratio(sv.Median, sh.Median)), "", nil)
+	if r.staticClient != "" {
+		ss := bench.Summarize(samples[3])
+		r.add("client", fmt.Sprintf("what-if: `entra-helper token` built with CGO_ENABLED=0 (static, no ld.so), fresh process (n=%d)", ss.N),
+			fmt.Sprintf("median %s, p99 %s (%.2fx hello-world)", bench.Ms(ss.Median), bench.Ms(ss.P99), bench.Ratio(ss.Median, sh.Median)), "", nil)
+	}
 	r.add("client", "token / hello-world", fmt.Sprintf("median %.2fx, p99 %.2fx", ratio, bench.Ratio(st.P99, sh.P99)),
 		"median <= 1.3x", ptr(ratio <= 1.3))
 }
@@ -285,12 +299,34 @@ func (r *runner) socketLoad(e *env) {
 	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
 	for _, c := range concurrency {
 		progress("socket load: %d clients for %s", c, r.dur)
+		cpu := r.cpuMeter(e.pid)
 		res := loadgen.Socket(context.Background(), e.socket, req, c, r.dur)
-		r.loadRow("socket", c, res)
+		r.loadRow("socket", c, res, cpu(res.Answers+res.Errors))
 	}
 }
 
-func (r *runner) loadRow(area string, clients int, res loadgen.Result) {
+// cpuMeter starts counting the CPU time of the daemon and of this process;
+// the function it returns gives both per request, as text.
+func (r *runner) cpuMeter(daemon int) func(requests int) string {
+	d0, err1 := bench.CPUTime(daemon)
+	s0, err2 := bench.CPUTime(os.Getpid())
+	return func(n int) string {
+		d1, err3 := bench.CPUTime(daemon)
+		s1, err4 := bench.CPUTime(os.Getpid())
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || n == 0 {
+			return ""
+		}
+		dper := (d1 - d0) / time.Duration(n)
+		cap := ""
+		if dper > 0 {
+			cap = fmt.Sprintf(" (%.0f/s per core of daemon CPU)", float64(time.Second)/float64(dper))
+		}
+		return fmt.Sprintf("CPU per request: daemon %.0f µs%s, load generator %.0f µs",
+			float64(dper)/1e3, cap, float64((s1-s0)/time.Duration(n))/1e3)
+	}
+}
+
+func (r *runner) loadRow(area string, clients int, res loadgen.Result, cpu string) {
 	what := fmt.Sprintf("%d client(s), %s", clients, r.dur)
 	if res.Answers == 0 {
 		r.fail(area, what, fmt.Errorf("no answer: %d errors, first: %v", res.Errors, res.FirstErr))
@@ -299,6 +335,9 @@ func (r *runner) loadRow(area string, clients int, res loadgen.Result) {
 	result := fmt.Sprintf("%.0f answers/s, p50 %s, p99 %s", res.Rate(), bench.Ms(res.Latency.Median), bench.Ms(res.Latency.P99))
 	if res.Errors > 0 {
 		result += fmt.Sprintf(", %d errors (first: %s)", res.Errors, oneLine(res.FirstErr.Error()))
+	}
+	if cpu != "" {
+		result += "; " + cpu
 	}
 	if clients == 64 {
 		ok := res.Rate() >= 20000 && res.Latency.P99 <= 2*time.Millisecond && res.Errors == 0
@@ -321,15 +360,18 @@ func (r *runner) metadataLoad(e *env) {
 	h := http.Header{"X-Databricks-Metadata-Version": {"1"}, "X-Databricks-Host": {databricks}}
 	for _, c := range concurrency {
 		progress("metadata endpoint load: %d keep-alive clients for %s", c, r.dur)
+		cpu := r.cpuMeter(e.pid)
 		res := loadgen.HTTP(context.Background(), u, h, c, r.dur)
-		r.loadRow("metadata", c, res)
+		r.loadRow("metadata", c, res, cpu(res.Answers+res.Errors))
 	}
 	r.procNetTCP(u)
 }
 
-// procNetTCP times reading and scanning /proc/net/tcp and tcp6 whole (the
-// daemon stops at the match, so this is its upper bound) with 64 loopback
-// connections to the endpoint open.
+// procNetTCP times reading /proc/net/tcp and tcp6 whole (the daemon stops
+// at the match, so this is its upper bound: the kernel walks its hash table
+// of established connections, so the cost follows the table's size, not the
+// number of sockets) with 64 loopback connections to the endpoint open, and
+// the exact NETLINK_SOCK_DIAG lookup of one of them for comparison.
 func (r *runner) procNetTCP(metadataURL string) {
 	pu, err := url.Parse(metadataURL)
 	if err != nil {
@@ -350,24 +392,37 @@ func (r *runner) procNetTCP(metadataURL string) {
 		}
 		conns = append(conns, c)
 	}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		var lat []time.Duration
+		lines := 0
+		for range 300 {
+			t0 := time.Now()
+			b, err := os.ReadFile(f)
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				r.fail("metadata", "read "+f, err)
+				return
+			}
+			lines = bytes.Count(b, []byte{'\n'}) - 1
+		}
+		s := bench.Summarize(lat)
+		r.add("metadata", fmt.Sprintf("peer uid lookup as the daemon does it: read %s whole (%d sockets listed, 64 of them to the endpoint)", f, lines),
+			fmt.Sprintf("median %s, p99 %s", bench.Ms(s.Median), bench.Ms(s.P99)), "", nil)
+	}
+	local, remote := conns[0].LocalAddr().(*net.TCPAddr), conns[0].RemoteAddr().(*net.TCPAddr)
 	var lat []time.Duration
-	lines := 0
 	for range 2000 {
 		t0 := time.Now()
-		n := 0
-		for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			n += bytes.Count(b, []byte{'\n'})
-		}
+		uid, err := bench.TCPOwner(local, remote)
 		lat = append(lat, time.Since(t0))
-		lines = n
+		if err != nil || int(uid) != os.Getuid() {
+			r.fail("metadata", "sock_diag lookup", fmt.Errorf("uid %d: %v", uid, err))
+			return
+		}
 	}
 	s := bench.Summarize(lat)
-	r.add("metadata", fmt.Sprintf("one peer lookup: read /proc/net/tcp{,6} whole (%d lines, 64 extra connections open)", lines),
-		fmt.Sprintf("median %s, p99 %s", bench.Ms(s.Median), bench.Ms(s.P99)), "", nil)
+	r.add("metadata", "the same lookup by NETLINK_SOCK_DIAG (exact 4-tuple, socket opened per lookup)",
+		fmt.Sprintf("median %.1f µs, p99 %.1f µs", float64(s.Median)/1e3, float64(s.P99)/1e3), "", nil)
 }
 
 // coldRequests sends r.cold concurrent requests for a scope no one asked
@@ -501,13 +556,14 @@ func (r *runner) restart(e *env) {
 	}
 }
 
-// memoryConfig writes a config of n client-secret profiles, 3 scopes each.
+// memoryConfig writes a config of n client-secret profiles with the default
+// scope (a token request names one resource: Entra refuses several).
 func memoryConfig(n int) string {
 	var b strings.Builder
 	b.WriteString("[daemon]\nstore = \"file\"\nstore_key_file = \"{key}\"\nstate_dir = \"{state}\"\nmetadata_listen = \"127.0.0.1:0\"\n")
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, "\n[profiles.p%03d]\nflow = \"client-secret\"\ntenant = \"{tenant}\"\nclient_id = %q\nauthority_host = \"{authority}\"\n"+
-			"databricks_host = %q\nscopes = [%q, %q, %q]\n", i, spClientID, databricks, scopeDatabricks, scopeManagement, scopeGraph)
+			"databricks_host = %q\n", i, spClientID, databricks)
 	}
 	return b.String()
 }
