@@ -32,6 +32,8 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	switch req.Op {
 	case ipc.OpStatus:
 		return &ipc.Response{Status: d.status(ctx, peer)}, nil
+	case ipc.OpDoctor:
+		return d.doctor(ctx, req.Profile)
 	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify:
 	default:
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}

@@ -14,6 +14,7 @@ const (
 	OpStatus  = "status"  // the daemon's state
 	OpProfile = "profile" // Profile's non-secret settings (hosts, ids, metadata URL)
 	OpVerify  = "verify"  // check Token's RS256 signature against its issuer's keys
+	OpDoctor  = "doctor"  // the daemon's own health checks (config on disk, store, clock); Profile narrows them
 )
 
 // Request is the one message a client sends on a connection.
@@ -51,6 +52,7 @@ type Response struct {
 	Profile *ProfileInfo  `json:"profile,omitempty"`
 	Login   *LoginResult  `json:"login,omitempty"`
 	Verify  *VerifyResult `json:"verify,omitempty"`
+	Checks  []Check       `json:"checks,omitempty"` // for OpDoctor
 }
 
 // Event kinds.
@@ -176,4 +178,20 @@ type VerifyResult struct {
 	KeyID  string `json:"kid,omitempty"`
 	Issuer string `json:"issuer,omitempty"`
 	Reason string `json:"reason,omitempty"` // why not valid
+}
+
+// Levels of a Check.
+const (
+	CheckOK   = "ok"
+	CheckWarn = "warn"
+	CheckFail = "fail"
+)
+
+// Check is one finding of OpDoctor: what was checked, how it went and, when
+// not ok, what to do about it. It never carries a token or secret.
+type Check struct {
+	Name    string `json:"name"`  // e.g. "config", "store", "clock"
+	Level   string `json:"level"` // CheckOK, CheckWarn or CheckFail
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
 }
