@@ -37,8 +37,8 @@ func (r Result) Rate() float64 {
 }
 
 // Socket sends req to the daemon at path from clients goroutines, each
-// calling again as soon as it has its answer, for d. Each goroutine makes
-// one untimed call first, so a failing setup shows before the window.
+// calling again as soon as it has its answer, for d. An error answer (such
+// as the daemon's "busy" of its rate limit) counts as an error.
 func Socket(ctx context.Context, path string, req *ipc.Request, clients int, d time.Duration) Result {
 	return Run(ctx, clients, d, func(ctx context.Context) error {
 		resp, err := ipc.Call(ctx, path, req, nil)
@@ -89,7 +89,8 @@ func HTTP(ctx context.Context, url string, header http.Header, clients int, d ti
 
 // Run calls one from clients goroutines in a loop for d and measures each
 // call. Every goroutine makes one call before the window opens (a warm-up
-// that also opens keep-alive connections); the window opens when all have.
+// that also opens keep-alive connections; a failure there is reported in
+// FirstErr but not counted); the window opens when all have.
 func Run(ctx context.Context, clients int, d time.Duration, one func(context.Context) error) Result {
 	clients = max(clients, 1)
 	type local struct {
@@ -109,14 +110,10 @@ func Run(ctx context.Context, clients int, d time.Duration, one func(context.Con
 			l := &locals[i]
 			l.lat = make([]time.Duration, 0, 4096)
 			if err := one(ctx); err != nil {
-				l.errs, l.firstErr = 1, err
+				l.firstErr = err // reported, not counted: the window may still succeed
 			}
 			ready.Done()
 			<-start
-			if l.firstErr != nil {
-				return
-			}
-			l.errs = 0
 			end := windowStart.Add(d)
 			for {
 				t0 := time.Now()

@@ -223,10 +223,12 @@ func (r *runner) mainEnv(secret, password string) {
 		r.fail("setup", "token -p sp", err)
 		return
 	}
+	// The socket runs go last before the restart: ipc's per-uid rate limit
+	// (a token bucket) would otherwise refuse the phases after them.
 	r.startup(e)
-	r.socketLoad(e)
 	r.metadataLoad(e)
 	r.coldRequests(e)
+	r.socketLoad(e)
 	if rss, err := bench.RSS(e.pid); err == nil {
 		r.add("memory", "daemon RSS after the load runs (2 profiles)", bench.MiB(rss), "", nil)
 	}
@@ -294,7 +296,9 @@ func (r *runner) startup(e *env) {
 
 var concurrency = []int{1, 8, 64}
 
-// socketLoad measures token requests over the Unix socket.
+// socketLoad measures token requests over the Unix socket: the daemon's,
+// then, as a reference, a bare ipc.Server in this process with its rate
+// limit off and a handler that returns a fixed token.
 func (r *runner) socketLoad(e *env) {
 	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
 	for _, c := range concurrency {
@@ -302,6 +306,25 @@ func (r *runner) socketLoad(e *env) {
 		cpu := r.cpuMeter(e.pid)
 		res := loadgen.Socket(context.Background(), e.socket, req, c, r.dur)
 		r.loadRow("socket", c, res, cpu(res.Answers+res.Errors))
+	}
+
+	path := filepath.Join(r.work, "ref", "ipc.sock")
+	ln, err := ipc.Listen(path)
+	if err != nil {
+		r.fail("socket (ipc only)", "listen", err)
+		return
+	}
+	tok := &ipc.Token{AccessToken: strings.Repeat("x", 1500), TokenType: "Bearer", ExpiresOn: time.Now().Add(time.Hour).Unix(),
+		Profile: "sp", Scope: scopeDatabricks, Tenant: r.fake.Tenant}
+	srv := &ipc.Server{RateLimit: ipc.RateLimit{PerSecond: -1}, Handler: func(_ context.Context, _ ipc.Peer, _ *ipc.Request, send func(*ipc.Response) error) {
+		_ = send(&ipc.Response{Token: tok})
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	for _, c := range concurrency {
+		progress("reference ipc.Server load: %d clients for %s", c, r.dur)
+		res := loadgen.Socket(context.Background(), path, req, c, r.dur)
+		r.loadRow("socket (ipc only)", c, res, "")
 	}
 }
 
@@ -328,18 +351,18 @@ func (r *runner) cpuMeter(daemon int) func(requests int) string {
 
 func (r *runner) loadRow(area string, clients int, res loadgen.Result, cpu string) {
 	what := fmt.Sprintf("%d client(s), %s", clients, r.dur)
-	if res.Answers == 0 {
+	if res.Answers == 0 && (res.FirstErr == nil || !strings.Contains(res.FirstErr.Error(), "busy")) {
 		r.fail(area, what, fmt.Errorf("no answer: %d errors, first: %v", res.Errors, res.FirstErr))
 		return
 	}
 	result := fmt.Sprintf("%.0f answers/s, p50 %s, p99 %s", res.Rate(), bench.Ms(res.Latency.Median), bench.Ms(res.Latency.P99))
 	if res.Errors > 0 {
-		result += fmt.Sprintf(", %d errors (first: %s)", res.Errors, oneLine(res.FirstErr.Error()))
+		result += fmt.Sprintf(", and %.0f refusals/s (first: %s)", float64(res.Errors)/res.Elapsed.Seconds(), oneLine(res.FirstErr.Error()))
 	}
 	if cpu != "" {
 		result += "; " + cpu
 	}
-	if clients == 64 {
+	if clients == 64 && area != "socket (ipc only)" {
 		ok := res.Rate() >= 20000 && res.Latency.P99 <= 2*time.Millisecond && res.Errors == 0
 		r.add(area, what, result, ">= 20,000/s, p99 <= 2 ms", ptr(ok))
 		return
@@ -646,10 +669,6 @@ func (r *runner) goBenchmarks() {
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkTokenCacheHit|BenchmarkWriteReadMessage|BenchmarkCall)$",
 		"-benchmem", "-count", "1", "./daemon/broker/", "./ipc/")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.fail("go bench", "go test -bench", fmt.Errorf("%v: %s", err, lastLines(string(out), 5)))
-		return
-	}
 	pkg := ""
 	found := 0
 	for _, l := range strings.Split(string(out), "\n") {
@@ -663,7 +682,15 @@ func (r *runner) goBenchmarks() {
 		found++
 		r.add("go bench", pkg+"."+m[1], fmt.Sprintf("%s ns/op, %s B/op, %s allocs/op", m[3], m[4], m[5]), "", nil)
 	}
-	if found == 0 {
+	if err != nil {
+		var why []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "--- FAIL") || strings.Contains(l, "_test.go:") {
+				why = append(why, strings.TrimSpace(l))
+			}
+		}
+		r.fail("go bench", "go test -bench", fmt.Errorf("%v: %s", err, strings.Join(why, " / ")))
+	} else if found == 0 {
 		r.fail("go bench", "go test -bench", fmt.Errorf("no benchmark lines: %s", lastLines(string(out), 5)))
 	}
 }
