@@ -381,8 +381,9 @@ type flowCase struct {
 	stored bool
 	appID  string
 	// prepare registers what the flow needs at the fake and in the
-	// environment, before the daemon starts.
-	prepare func(t *testing.T, e *env)
+	// environment, before the daemon starts; files it writes go to dir
+	// ({dir} in profile), outside the leak-checked test directory.
+	prepare func(t *testing.T, e *env, dir string)
 	// login signs the profile in as a user would and returns the client's
 	// stderr.
 	login func(t *testing.T, e *env, name string) string
@@ -415,7 +416,7 @@ func flowCases() []flowCase {
 		stored:  true,
 		profile: func(n string) string { return profileTOML(n, "browser", publicClientID, `username = "`+alice+`"`) },
 		user:    true,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			publicApp(e)
 			e.setenv("BROWSER="+browserProgram(t), "ENTRA_E2E_BROWSER_LOG="+filepath.Join(e.dir, "browser.log"))
 		},
@@ -440,7 +441,7 @@ func flowCases() []flowCase {
 		stored:  true,
 		profile: func(n string) string { return profileTOML(n, "browser", publicClientID) },
 		user:    true,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			publicApp(e)
 			// $BROWSER is set but must not run with --no-browser.
 			e.setenv("BROWSER="+browserProgram(t), "ENTRA_E2E_BROWSER_LOG="+filepath.Join(e.dir, "daemon-browser.log"))
@@ -471,7 +472,7 @@ func flowCases() []flowCase {
 		stored:  true,
 		profile: func(n string) string { return profileTOML(n, "device-code", publicClientID) },
 		user:    true,
-		prepare: func(t *testing.T, e *env) { publicApp(e) },
+		prepare: func(t *testing.T, e *env, dir string) { publicApp(e) },
 		login: func(t *testing.T, e *env, name string) string {
 			c := e.startClient("", "login", "-p", name)
 			m := c.waitFor(t, deviceCodeRE) // printed while the client waits
@@ -497,7 +498,7 @@ func flowCases() []flowCase {
 			return profileTOML(n, "username-password", publicClientID, `username = "`+alice+`"`)
 		},
 		user:    true,
-		prepare: func(t *testing.T, e *env) { publicApp(e); e.secrets = append(e.secrets, alicePassword) },
+		prepare: func(t *testing.T, e *env, dir string) { publicApp(e); e.secrets = append(e.secrets, alicePassword) },
 		login: func(t *testing.T, e *env, name string) string {
 			return mustLogin(t, e, alicePassword+"\n", "-p", name, "--password-stdin")
 		},
@@ -506,7 +507,7 @@ func flowCases() []flowCase {
 		stored:  true,
 		profile: func(n string) string { return profileTOML(n, "refresh-token", publicClientID) },
 		user:    true,
-		prepare: func(t *testing.T, e *env) { publicApp(e) },
+		prepare: func(t *testing.T, e *env, dir string) { publicApp(e) },
 		login: func(t *testing.T, e *env, name string) string {
 			rt := passwordGrant(t, e.entra, publicClientID)
 			e.secrets = append(e.secrets, rt)
@@ -517,7 +518,7 @@ func flowCases() []flowCase {
 		stored:  true,
 		profile: func(n string) string { return profileTOML(n, "client-secret", spClientID) },
 		appID:   spClientID,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: spSecret})
 			e.secrets = append(e.secrets, spSecret)
 		},
@@ -530,10 +531,12 @@ func flowCases() []flowCase {
 			return profileTOML(n, "client-certificate", certClientID, `certificate = "{dir}/app.pem"`)
 		},
 		appID: certClientID,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			pemBytes, cert, _ := testCertificate(t)
 			e.entra.AddApp(entratest.App{ClientID: certClientID, Certificate: cert})
-			if err := os.WriteFile(filepath.Join(e.dir, "app.pem"), pemBytes, 0o600); err != nil {
+			_, _, key := testCertificate(t)
+			e.secrets = append(e.secrets, key)
+			if err := os.WriteFile(filepath.Join(dir, "app.pem"), pemBytes, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -543,7 +546,7 @@ func flowCases() []flowCase {
 		stored:  true,
 		profile: func(n string) string { return profileTOML(n, "client-certificate", certClientID) },
 		appID:   certClientID,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			_, cert, key := testCertificate(t)
 			e.entra.AddApp(entratest.App{ClientID: certClientID, Certificate: cert})
 			e.secrets = append(e.secrets, key)
@@ -558,11 +561,12 @@ func flowCases() []flowCase {
 			return profileTOML(n, "federated", fedClientID, `federated_token_file = "{dir}/federated.jwt"`)
 		},
 		appID: fedClientID,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			e.entra.AddApp(entratest.App{ClientID: fedClientID,
 				Federated: []entratest.FederatedCredential{{Issuer: e.entra.FederatedIssuer(), Subject: fedSubject}}})
 			tok := e.entra.IssueFederatedToken(fedSubject, "")
-			if err := os.WriteFile(filepath.Join(e.dir, "federated.jwt"), []byte(tok+"\n"), 0o600); err != nil {
+			e.secrets = append(e.secrets, tok)
+			if err := os.WriteFile(filepath.Join(dir, "federated.jwt"), []byte(tok+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -571,10 +575,11 @@ func flowCases() []flowCase {
 		flow:    "managed-identity",
 		profile: func(n string) string { return profileTOML(n, "managed-identity", "") },
 		appID:   entratest.DefaultManagedIdentityClientID,
-		prepare: func(t *testing.T, e *env) {
+		prepare: func(t *testing.T, e *env, dir string) {
 			for k, v := range e.entra.ManagedIdentityEnv() {
 				e.setenv(k + "=" + v)
 			}
+			e.secrets = append(e.secrets, e.entra.ManagedIdentityEnv()["IDENTITY_HEADER"])
 		},
 		login: func(t *testing.T, e *env, name string) string { return mustLogin(t, e, "", "-p", name) },
 	}}
@@ -591,9 +596,10 @@ func TestEveryFlowEndToEnd(t *testing.T) {
 			name := "e2e-flow-" + tc.flow // the keychain is shared: one name per test
 			e := newEnv(t, "")
 			cfgPath := filepath.Join(e.dir, "home", ".config", "entra-helper", "config.toml")
-			prof := strings.NewReplacer("{authority}", e.entra.URL(), "{tenant}", e.entra.Tenant(), "{dir}", e.dir).Replace(tc.profile(name))
+			dir := t.TempDir()
+			prof := strings.NewReplacer("{authority}", e.entra.URL(), "{tenant}", e.entra.Tenant(), "{dir}", dir).Replace(tc.profile(name))
 			appendFile(t, cfgPath, prof)
-			tc.prepare(t, e)
+			tc.prepare(t, e, dir)
 			e.startDaemon()
 			wantState := ipc.StateReady
 			if tc.stored {
