@@ -151,6 +151,7 @@ func commands() []*command {
 		{"headers", "print Azure Databricks request headers", headersUsage, (*app).cmdHeaders},
 		{"databricks", "configure the Databricks CLI and SDKs", databricksUsage, (*app).cmdDatabricks},
 		{"inspect", "decode a token's header and claims", inspectUsage, (*app).cmdInspect},
+		{"doctor", "check the setup and say what to fix", doctorUsage, (*app).cmdDoctor},
 		{"version", "print the client's version", versionUsage, (*app).cmdVersion},
 		{"help", "show help for a command", helpUsage, (*app).cmdHelp},
 	}
