@@ -633,7 +633,7 @@ func TestEveryFlowEndToEnd(t *testing.T) {
 			ps := e.profileStatus(name)
 			wantAcct := alice
 			if !tc.user {
-				wantAcct = claims(t, e.token("-p", name))["oid"].(string)
+				wantAcct = fmt.Sprint(claims(t, e.token("-p", name))["oid"])
 			}
 			wantFlow := flowRE.FindStringSubmatch(prof)[1]
 			if ps.State != ipc.StateReady || ps.Account != wantAcct || ps.Flow != wantFlow {
