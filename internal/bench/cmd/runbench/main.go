@@ -344,7 +344,7 @@ func (r *runner) cpuMeter(daemon int) func(requests int) string {
 		if dper > 0 {
 			cap = fmt.Sprintf(" (%.0f/s per core of daemon CPU)", float64(time.Second)/float64(dper))
 		}
-		return fmt.Sprintf("CPU per request: daemon %.0f µs%s, load generator %.0f µs",
+		return fmt.Sprintf("CPU per request (answers and refusals alike): daemon %.0f µs%s, load generator %.0f µs",
 			float64(dper)/1e3, cap, float64((s1-s0)/time.Duration(n))/1e3)
 	}
 }
@@ -429,7 +429,7 @@ func (r *runner) procNetTCP(metadataURL string) {
 			lines = bytes.Count(b, []byte{'\n'}) - 1
 		}
 		s := bench.Summarize(lat)
-		r.add("metadata", fmt.Sprintf("peer uid lookup as the daemon does it: read %s whole (%d sockets listed, 64 of them to the endpoint)", f, lines),
+		r.add("metadata", fmt.Sprintf("peer uid lookup as the daemon does it: read %s whole (%d sockets listed; 64 connections to the endpoint open)", f, lines),
 			fmt.Sprintf("median %s, p99 %s", bench.Ms(s.Median), bench.Ms(s.P99)), "", nil)
 	}
 	local, remote := conns[0].LocalAddr().(*net.TCPAddr), conns[0].RemoteAddr().(*net.TCPAddr)
