@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/entra-helper/entra-helper/daemon/config"
@@ -70,5 +71,18 @@ func TestAuthorizeConnOnlyInSystemMode(t *testing.T) {
 	}
 	if err := sys.authorizeConn(ipc.Peer{UID: 4242425}); err == nil {
 		t.Fatal("system daemon admitted a user no profile allows")
+	}
+}
+
+func TestBrowserCommand(t *testing.T) {
+	for _, tc := range []struct{ browser, wantName, wantArgs string }{
+		{"firefox", "firefox", "firefox|https://x"},
+		{"firefox --new-window", "firefox", "firefox|--new-window|https://x"},
+		{"  /opt/b/run  ", "/opt/b/run", "/opt/b/run|https://x"},
+	} {
+		name, args := browserCommand(tc.browser, "https://x")
+		if got := strings.Join(append([]string{name}, args...), "|"); name != tc.wantName || got != tc.wantArgs {
+			t.Errorf("browserCommand(%q) = %q, want %q", tc.browser, got, tc.wantArgs)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -32,10 +33,11 @@ func newLogger(c config.Daemon, w io.Writer) (*zap.Logger, zap.AtomicLevel, erro
 }
 
 // browserCommand returns the program and arguments that open url: $BROWSER
-// (url as its last argument) if set, else the platform's opener.
+// split on white space (e.g. "firefox --new-window"), url as its last
+// argument, if set; else the platform's opener.
 func browserCommand(browser, url string) (string, []string) {
-	if browser != "" {
-		return browser, []string{url}
+	if words := strings.Fields(browser); len(words) > 0 {
+		return words[0], append(words[1:], url)
 	}
 	return platformOpener(url)
 }

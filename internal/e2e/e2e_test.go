@@ -322,6 +322,7 @@ func TestIdentityProviderDown(t *testing.T) {
 	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
 		t.Fatalf("login: exit %d: %s", code, stderr)
 	}
+	t.Cleanup(func() { e.client("", "logout", "-p", "sp") }) // the keyring outlives the test
 	e.entra.FailTokens(http.StatusServiceUnavailable, 0)
 	// The cached token is still served while Entra is down.
 	e.token("-p", "sp")

@@ -22,6 +22,10 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
 		t.Fatalf("login: exit %d: %s", code, stderr)
 	}
+	t.Cleanup(func() { // the keyring outlives the test
+		e.client("", "logout", "-p", "sp")
+		e.client("", "logout", "-p", "sp2")
+	})
 	cfgPath := filepath.Join(e.dir, "home", ".config", "entra-helper", "config.toml")
 	orig, err := os.ReadFile(cfgPath)
 	if err != nil {
