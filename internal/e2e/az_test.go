@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/databricks/databricks-sdk-go/config"
+
+	"github.com/entra-helper/entra-helper/internal/entratest"
+)
+
+// noLoader keeps the SDK from reading the environment or ~/.databrickscfg.
+type noLoader struct{}
+
+func (noLoader) Name() string                   { return "none" }
+func (noLoader) Configure(*config.Config) error { return nil }
+
+// TestDatabricksSDKAzureCLIAuthThroughAzLink: the Databricks Go SDK's
+// azure-cli auth, which runs `az account show` and `az account
+// get-access-token`, works unchanged with entra-helper linked as `az`, and
+// sends both the workspace token and the management token.
+func TestDatabricksSDKAzureCLIAuthThroughAzLink(t *testing.T) {
+	e := newEnv(t, spProfile)
+	const secret = "az-shim-s3cret-value-0123456789"
+	e.secrets = append(e.secrets, secret)
+	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
+	e.startDaemon()
+	t.Cleanup(func() { e.client("", "logout", "-p", "sp") })
+	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
+		t.Fatalf("login: exit %d: %s", code, stderr)
+	}
+
+	// The SDK runs `az` from PATH with this process's environment.
+	linkDir := t.TempDir()
+	if err := os.Symlink(filepath.Join(binDir, "entra-helper"), filepath.Join(linkDir, "az")); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range e.environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "PATH" {
+			v = linkDir + string(os.PathListSeparator) + v
+		}
+		t.Setenv(k, v)
+	}
+	t.Setenv("ENTRA_HELPER_PROFILE", "sp")
+
+	cfg := &config.Config{
+		Host:          "https://adb-1234567890123456.7.azuredatabricks.net",
+		AuthType:      "azure-cli",
+		AzureTenantID: e.entra.Tenant(),
+		Loaders:       []config.Loader{noLoader{}},
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, cfg.Host+"/api/2.0/clusters/list", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Authenticate(req); err != nil {
+		t.Fatalf("the SDK's azure-cli auth failed through the az link: %v", err)
+	}
+	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		t.Fatal("no bearer token set")
+	}
+	e.secrets = append(e.secrets, tok)
+	if aud := claims(t, tok)["aud"]; aud != databricksResource {
+		t.Fatalf("aud = %v, want the Databricks resource", aud)
+	}
+	mgmt := req.Header.Get("X-Databricks-Azure-SP-Management-Token")
+	if mgmt == "" {
+		t.Fatal("no management token header")
+	}
+	e.secrets = append(e.secrets, mgmt)
+	if aud := claims(t, mgmt)["aud"]; aud != "https://management.core.windows.net/" {
+		t.Fatalf("management token aud = %v", aud)
+	}
+}
