@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command runbench is `make bench` (scripts/bench.sh builds it and runs it
 // from the repository root): it measures entra-helper against the floor (a
 // hello-world Go program) and its own targets in one run, and prints one
