@@ -10,7 +10,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/entra-helper ./cmd/entra-helper
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/entra-helper ./cmd/entra-helper
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/entra-helperd ./cmd/entra-helperd
 
 # Every test, the keyring ones against a real Secret Service (gnome-keyring on

@@ -144,6 +144,7 @@ func Run(ctx context.Context, opts Options) error {
 	srv := &ipc.Server{
 		Handler:   d.handle,
 		Authorize: d.authorizeConn,
+		RateLimit: rateLimit(d.systemMode()),
 		OnError:   func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -189,6 +190,16 @@ loop:
 		runErr = err
 	}
 	return runErr
+}
+
+// rateLimit is the per-peer request limit. A per-user daemon has one peer
+// (its user), so a limit would only slow that user's own scripts down; the
+// system daemon bounds each user so that one cannot starve the others.
+func rateLimit(system bool) ipc.RateLimit {
+	if !system {
+		return ipc.RateLimit{PerSecond: -1}
+	}
+	return ipc.RateLimit{PerSecond: 2000, Burst: 4000}
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
@@ -299,6 +310,7 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		WriteTimeout:      40 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		ConnContext:       withConnOwner,
 		ErrorLog:          zap.NewStdLog(d.log.Named("metadata")),
 	}
 	go func() {

@@ -25,7 +25,7 @@ func BenchmarkWriteReadMessage(b *testing.B) {
 // BenchmarkCall measures one token round trip: connect, peer check,
 // request, answer, close.
 func BenchmarkCall(b *testing.B) {
-	s := &Server{Handler: echoHandler}
+	s := &Server{Handler: echoHandler, RateLimit: RateLimit{PerSecond: -1}} // measure the server, not the limiter
 	path := testPath(b)
 	l, err := Listen(path)
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/internal/bench"
 	"github.com/entra-helper/entra-helper/internal/bench/loadgen"
+	"github.com/entra-helper/entra-helper/internal/tcpowner"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -438,7 +439,7 @@ func (r *runner) procNetTCP(metadataURL string) {
 	var lat []time.Duration
 	for range 2000 {
 		t0 := time.Now()
-		uid, err := bench.TCPOwner(local, remote)
+		uid, err := tcpowner.Owner(local, remote)
 		lat = append(lat, time.Since(t0))
 		if err != nil || int(uid) != os.Getuid() {
 			r.fail("metadata", "sock_diag lookup", fmt.Errorf("uid %d: %v", uid, err))

@@ -1,4 +1,4 @@
-package bench
+package tcpowner
 
 import (
 	"encoding/binary"
@@ -10,14 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TCPOwner asks the kernel (NETLINK_SOCK_DIAG, an exact inet_diag lookup)
-// for the uid owning the TCP socket whose local end is local and remote end
-// is remote. It is the hash lookup a server could do per connection
-// instead of reading /proc/net/tcp, whose read walks every bucket of the
-// kernel's established-connections table; the bench times both.
-func TCPOwner(local, remote *net.TCPAddr) (uint32, error) {
+// Owner returns the uid owning the TCP socket whose local end is local and
+// remote end is remote. It asks the kernel by NETLINK_SOCK_DIAG, an exact
+// hash lookup of the 4-tuple (microseconds); where netlink is refused it
+// falls back to scanning /proc/net/tcp{,6}, whose read walks every bucket of
+// the kernel's connection table (milliseconds).
+func Owner(local, remote *net.TCPAddr) (uint32, error) {
 	uid, _, err := tcpDiag(local, remote)
-	return uid, err
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return uid, err
+	}
+	return procOwner(local, remote)
 }
 
 // tcpDiag returns the uid and inode of the socket (local, remote).

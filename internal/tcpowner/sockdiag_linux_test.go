@@ -1,4 +1,4 @@
-package bench
+package tcpowner
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestTCPOwner(t *testing.T) {
+func TestOwner(t *testing.T) {
 	for _, tt := range []struct{ name, network, addr string }{
 		{"ipv4", "tcp4", "127.0.0.1:0"},
 		{"ipv6", "tcp6", "[::1]:0"},
@@ -27,7 +27,7 @@ func TestTCPOwner(t *testing.T) {
 			}
 			defer c.Close()
 			local, remote := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
-			uid, err := TCPOwner(local, remote)
+			uid, err := Owner(local, remote)
 			if errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EACCES) {
 				t.Skipf("sock_diag not available: %v", err)
 			}
@@ -50,7 +50,7 @@ func TestTCPOwner(t *testing.T) {
 			if gone.Port > 65535 {
 				gone.Port = 1
 			}
-			if _, err := TCPOwner(&gone, remote); !errors.Is(err, unix.ENOENT) {
+			if _, err := Owner(&gone, remote); !errors.Is(err, unix.ENOENT) {
 				t.Errorf("lookup of a missing socket: %v, want ENOENT", err)
 			}
 		})
