@@ -58,7 +58,11 @@ func (d *Daemon) checkConfig(running *config.Config) ipc.Check {
 		c.Fix = fmt.Sprintf("reload it with `kill -HUP %d`", os.Getpid())
 	default:
 		c.Level = ipc.CheckOK
-		c.Message = fmt.Sprintf("%s is valid (%d profiles)", d.opts.ConfigPath, len(onDisk.Profiles))
+		n := fmt.Sprintf("%d profiles", len(onDisk.Profiles))
+		if len(onDisk.Profiles) == 1 {
+			n = "1 profile"
+		}
+		c.Message = fmt.Sprintf("%s is valid (%s)", d.opts.ConfigPath, n)
 	}
 	return c
 }
