@@ -432,7 +432,7 @@ func (r *runner) procNetTCP(metadataURL string) {
 			lines = bytes.Count(b, []byte{'\n'}) - 1
 		}
 		s := bench.Summarize(lat)
-		r.add("metadata", fmt.Sprintf("peer uid lookup as the daemon does it: read %s whole (%d sockets listed; 64 connections to the endpoint open)", f, lines),
+		r.add("metadata", fmt.Sprintf("peer uid lookup, fallback path: read %s whole (%d sockets listed; 64 connections to the endpoint open)", f, lines),
 			fmt.Sprintf("median %s, p99 %s", bench.Ms(s.Median), bench.Ms(s.P99)), "", nil)
 	}
 	local, remote := conns[0].LocalAddr().(*net.TCPAddr), conns[0].RemoteAddr().(*net.TCPAddr)
@@ -447,7 +447,7 @@ func (r *runner) procNetTCP(metadataURL string) {
 		}
 	}
 	s := bench.Summarize(lat)
-	r.add("metadata", "the same lookup by NETLINK_SOCK_DIAG (exact 4-tuple, socket opened per lookup)",
+	r.add("metadata", "peer uid lookup as the daemon does it, once per connection: NETLINK_SOCK_DIAG (exact 4-tuple)",
 		fmt.Sprintf("median %.1f µs, p99 %.1f µs", float64(s.Median)/1e3, float64(s.P99)/1e3), "", nil)
 }
 
