@@ -323,6 +323,7 @@ func TestIdentityProviderDown(t *testing.T) {
 		t.Fatalf("login: exit %d: %s", code, stderr)
 	}
 	t.Cleanup(func() { e.client("", "logout", "-p", "sp") }) // the keyring outlives the test
+
 	e.token("-p", "sp") // cached before the outage
 	e.entra.FailTokens(http.StatusServiceUnavailable, 0)
 	// The cached token is still served while Entra is down.
