@@ -3,11 +3,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/windows"
 )
@@ -35,25 +33,5 @@ func readSecretTerminal(in *os.File, out io.Writer, prompt string) (string, erro
 		windows.SetConsoleMode(h, old)
 		fmt.Fprintln(out)
 	}()
-	var buf []byte
-	var b [1]byte
-	for {
-		n, err := in.Read(b[:])
-		if n == 1 {
-			if b[0] == '\n' {
-				break
-			}
-			buf = append(buf, b[0])
-			if len(buf) > maxSecret {
-				return "", errors.New("the input is too long")
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return strings.TrimSuffix(string(buf), "\r"), nil
+	return readLine(in)
 }
