@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/databricks/databricks-sdk-go/config"
-
-	"github.com/entra-helper/entra-helper/internal/entratest"
 )
 
 // noLoader keeps the SDK from reading the environment or ~/.databrickscfg.
@@ -26,13 +24,7 @@ func (noLoader) Configure(*config.Config) error { return nil }
 func TestDatabricksSDKAzureCLIAuthThroughAzLink(t *testing.T) {
 	e := newEnv(t, spProfile)
 	const secret = "az-shim-s3cret-value-0123456789"
-	e.secrets = append(e.secrets, secret)
-	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
-	e.startDaemon()
-	t.Cleanup(func() { e.client("", "logout", "-p", "sp") })
-	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
-		t.Fatalf("login: exit %d: %s", code, stderr)
-	}
+	e.startSignedInSP(secret)
 
 	// The SDK runs `az` from PATH with this process's environment.
 	linkDir := t.TempDir()

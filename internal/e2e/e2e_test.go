@@ -137,6 +137,20 @@ func (e *env) startDaemon() {
 	}
 }
 
+// startSignedInSP registers the service principal with secret at the fake,
+// starts the daemon and signs profile sp in through the client; sp is
+// signed out at the end, because the test keyring outlives the test.
+func (e *env) startSignedInSP(secret string) {
+	e.t.Helper()
+	e.secrets = append(e.secrets, secret)
+	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
+	e.startDaemon()
+	e.t.Cleanup(func() { e.client("", "logout", "-p", "sp") })
+	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
+		e.t.Fatalf("login: exit %d: %s", code, stderr)
+	}
+}
+
 func (e *env) stopDaemon() {
 	if e.daemon == nil {
 		return
@@ -316,14 +330,7 @@ func TestServicePrincipalEndToEnd(t *testing.T) {
 func TestIdentityProviderDown(t *testing.T) {
 	e := newEnv(t, spProfile)
 	const secret = "another-s3cret-value-abcdefghij"
-	e.secrets = append(e.secrets, secret)
-	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
-	e.startDaemon()
-	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
-		t.Fatalf("login: exit %d: %s", code, stderr)
-	}
-	t.Cleanup(func() { e.client("", "logout", "-p", "sp") }) // the keyring outlives the test
-
+	e.startSignedInSP(secret)
 	e.token("-p", "sp") // cached before the outage
 	e.entra.FailTokens(http.StatusServiceUnavailable, 0)
 	// The cached token is still served while Entra is down.

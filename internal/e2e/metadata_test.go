@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/databricks/databricks-sdk-go/config"
-
-	"github.com/entra-helper/entra-helper/internal/entratest"
 )
 
 const workspaceHost = "https://adb-1234567890123456.7.azuredatabricks.net"
@@ -33,13 +31,7 @@ func TestDatabricksMetadataEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	const secret = "metadata-s3cret-value-0123456789"
-	e.secrets = append(e.secrets, secret)
-	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
-	e.startDaemon()
-	t.Cleanup(func() { e.client("", "logout", "-p", "sp") })
-	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
-		t.Fatalf("login: exit %d: %s", code, stderr)
-	}
+	e.startSignedInSP(secret)
 	env := databricksEnv(t, e)
 	url := env["DATABRICKS_METADATA_SERVICE_URL"]
 	e.secrets = append(e.secrets, strings.Split(url, "/")[3]) // the path secret

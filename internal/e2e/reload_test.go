@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/entra-helper/entra-helper/internal/entratest"
 )
 
 // TestReloadOnSIGHUP: a new profile appears on SIGHUP; a broken config is
@@ -16,16 +14,8 @@ import (
 func TestReloadOnSIGHUP(t *testing.T) {
 	e := newEnv(t, spProfile)
 	const secret = "reload-s3cret-value-0123456789"
-	e.secrets = append(e.secrets, secret)
-	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
-	e.startDaemon()
-	if _, stderr, code := e.client(secret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
-		t.Fatalf("login: exit %d: %s", code, stderr)
-	}
-	t.Cleanup(func() { // the keyring outlives the test
-		e.client("", "logout", "-p", "sp")
-		e.client("", "logout", "-p", "sp2")
-	})
+	e.startSignedInSP(secret)
+	t.Cleanup(func() { e.client("", "logout", "-p", "sp2") }) // the keyring outlives the test
 	cfgPath := filepath.Join(e.dir, "home", ".config", "entra-helper", "config.toml")
 	orig, err := os.ReadFile(cfgPath)
 	if err != nil {
