@@ -169,19 +169,10 @@ func TestAttackOtherUser(t *testing.T) {
 		cmd := exec.Command(name, args...)
 		cmd.Env = []string{"HOME=" + open, "PATH=/usr/bin:/bin", ipc.SocketEnv + "=" + link, "ENTRA_HELPER_NO_AUTOSTART=1"}
 		cmd.Dir = open
-		cmd.Stdin = strings.NewReader(stdin)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyUID}}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("running %s as uid %d: %v", name, nobodyUID, err)
-		}
-		e.outputs = append(e.outputs, out.String(), errb.String())
-		return out.String(), errb.String(), code
+		out, errOut, code := runCmd(t, cmd, stdin)
+		e.outputs = append(e.outputs, out, errOut)
+		return out, errOut, code
 	}
 
 	for _, args := range [][]string{{"token", "-p", "sp"}, {"status"}, {"databricks", "env", "-p", "sp"}} {

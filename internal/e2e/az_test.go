@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,22 +44,11 @@ func TestDatabricksSDKAzureCLIAuthThroughAzLink(t *testing.T) {
 		AzureTenantID: e.entra.Tenant(),
 		Loaders:       []config.Loader{noLoader{}},
 	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, cfg.Host+"/api/2.0/clusters/list", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Authenticate(req); err != nil {
-		t.Fatalf("the SDK's azure-cli auth failed through the az link: %v", err)
-	}
-	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		t.Fatal("no bearer token set")
-	}
-	e.secrets = append(e.secrets, tok)
+	tok, header := e.sdkSign(cfg)
 	if aud := claims(t, tok)["aud"]; aud != databricksResource {
 		t.Fatalf("aud = %v, want the Databricks resource", aud)
 	}
-	mgmt := req.Header.Get("X-Databricks-Azure-SP-Management-Token")
+	mgmt := header.Get("X-Databricks-Azure-SP-Management-Token")
 	if mgmt == "" {
 		t.Fatal("no management token header")
 	}

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/databricks/databricks-sdk-go/config"
 
 	"github.com/entra-helper/entra-helper/internal/entratest"
 )
@@ -170,6 +173,15 @@ func (e *env) killDaemon() {
 func (e *env) client(stdin string, args ...string) (string, string, int) {
 	cmd := exec.Command(filepath.Join(binDir, "entra-helper"), args...)
 	cmd.Env = e.environ
+	out, errOut, code := runCmd(e.t, cmd, stdin)
+	e.outputs = append(e.outputs, errOut)
+	return out, errOut, code
+}
+
+// runCmd runs cmd with stdin and returns its stdout, stderr and exit code;
+// a command that cannot be started fails the test.
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) (string, string, int) {
+	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -178,10 +190,29 @@ func (e *env) client(stdin string, args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
+		t.Fatalf("running %s: %v", cmd.Path, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// sdkSign has the Databricks SDK, configured by cfg, sign a request and
+// returns the bearer token it set (remembered for the leak check) and all
+// the request's headers.
+func (e *env) sdkSign(cfg *config.Config) (string, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, cfg.Host+"/api/2.0/clusters/list", nil)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.outputs = append(e.outputs, errb.String())
-	return out.String(), errb.String(), code
+	if err := cfg.Authenticate(req); err != nil {
+		e.t.Fatalf("Databricks SDK auth (%s): %v", cfg.AuthType, err)
+	}
+	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		e.t.Fatal("the SDK set no bearer token")
+	}
+	e.secrets = append(e.secrets, tok)
+	return tok, req.Header
 }
 
 // token runs `entra-helper token` and remembers the token for the leak check.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,15 +42,7 @@ func TestDatabricksMetadataEndpoint(t *testing.T) {
 		t.Helper()
 		cfg := &config.Config{Host: env["DATABRICKS_HOST"], AuthType: env["DATABRICKS_AUTH_TYPE"],
 			MetadataServiceURL: url, Loaders: []config.Loader{noLoader{}}}
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, cfg.Host+"/api/2.0/clusters/list", nil)
-		if err := cfg.Authenticate(req); err != nil {
-			t.Fatalf("SDK metadata-service auth: %v", err)
-		}
-		tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			t.Fatal("no bearer token")
-		}
-		e.secrets = append(e.secrets, tok)
+		tok, _ := e.sdkSign(cfg)
 		return tok
 	}
 	if aud := claims(t, sdkToken())["aud"]; aud != databricksResource {
