@@ -49,8 +49,11 @@ type Options struct {
 	Policy broker.Policy
 }
 
-// metadataSecretKey is the store key of the metadata endpoint's path secret.
-const metadataSecretKey = "daemon/metadata-secret"
+// Store keys of the loopback endpoints' secrets.
+const (
+	metadataSecretKey = "daemon/metadata-secret" // the metadata endpoint's path secret
+	identitySecretKey = "daemon/identity-secret" // the managed-identity endpoint's header and path secret
+)
 
 // Daemon is a running entra-helperd.
 type Daemon struct {
@@ -72,6 +75,8 @@ type Daemon struct {
 
 	metaSecret string
 	metaAddr   string // the metadata endpoint's bound address; "" when off
+	idSecret   string
+	idAddr     string // the managed-identity endpoint's bound address; "" when off
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -152,16 +157,27 @@ func Run(ctx context.Context, opts Options) error {
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	var meta *http.Server
+	var meta, ident *http.Server
 	if cfg.Daemon.MetadataListen != "" {
 		if meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
 			_ = srv.Shutdown(context.Background())
 			return err
 		}
 	}
+	if cfg.Daemon.IdentityListen != "" {
+		if ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
+			if meta != nil {
+				_ = meta.Shutdown(context.Background())
+			}
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+	}
+	d.scrubIdentityEnv()
 	d.log.Info("entra-helperd started",
 		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath),
-		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr), zap.Int("pid", os.Getpid()))
+		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr),
+		zap.String("identity", d.idAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(ctx)
 
 	hup := make(chan os.Signal, 1)
@@ -183,8 +199,10 @@ loop:
 	d.log.Info("entra-helperd stopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if meta != nil {
-		_ = meta.Shutdown(shutdownCtx)
+	for _, hs := range []*http.Server{meta, ident} {
+		if hs != nil {
+			_ = hs.Shutdown(shutdownCtx)
+		}
 	}
 	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
 		runErr = err
@@ -256,8 +274,9 @@ func (d *Daemon) reload() {
 	}
 	d.broker.SetMinValid(cfg.Daemon.MinValid)
 	if cfg.Daemon.Store != old.Store || cfg.Daemon.StateDir != old.StateDir ||
-		cfg.Daemon.MetadataListen != old.MetadataListen || cfg.Daemon.LogFormat != old.LogFormat {
-		d.log.Warn("store, state_dir, metadata_listen and log_format changes take effect after a restart")
+		cfg.Daemon.MetadataListen != old.MetadataListen || cfg.Daemon.IdentityListen != old.IdentityListen ||
+		cfg.Daemon.LogFormat != old.LogFormat {
+		d.log.Warn("store, state_dir, metadata_listen, identity_listen and log_format changes take effect after a restart")
 	}
 	d.log.Info("config reloaded", zap.Int("profiles", len(cfg.Profiles)))
 	d.warmUp(context.Background())
@@ -285,16 +304,11 @@ func (d *Daemon) warmUp(ctx context.Context) {
 
 // startMetadata serves the Databricks metadata endpoint on addr.
 func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server, error) {
-	sec, err := d.metadataSecret()
+	sec, err := d.endpointSecret(metadataSecretKey, "the metadata endpoint's secret")
 	if err != nil {
 		return nil, err
 	}
 	d.metaSecret = sec
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot serve the Databricks metadata endpoint on %s (metadata_listen): %w; pick another port or set metadata_listen = \"\"", addr, err)
-	}
-	d.metaAddr = ln.Addr().String()
 	h := &endpoint.Metadata{
 		Tokens:    d.broker,
 		Secret:    func() string { return d.metaSecret },
@@ -302,6 +316,47 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		MinValid:  d.broker.MinValid,
 		Log:       d.log.Named("metadata"),
 		Authorize: peerAuthorizer(d.log),
+	}
+	srv, bound, err := d.serveLoopback(addr, h, "metadata", serveErr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot serve the Databricks metadata endpoint on %s (metadata_listen): %w; pick another port or set metadata_listen = \"\"", addr, err)
+	}
+	d.metaAddr = bound
+	return srv, nil
+}
+
+// startIdentity serves the managed-identity endpoint on addr.
+func (d *Daemon) startIdentity(addr string, serveErr chan<- error) (*http.Server, error) {
+	sec, err := d.endpointSecret(identitySecretKey, "the managed-identity endpoint's secret")
+	if err != nil {
+		return nil, err
+	}
+	d.idSecret = sec
+	h := &endpoint.Identity{
+		Tokens:    d.broker,
+		Secret:    func() string { return d.idSecret },
+		Profiles:  d.identityProfiles,
+		ObjectID:  d.objectID,
+		MinValid:  d.broker.MinValid,
+		Log:       d.log.Named("identity"),
+		Authorize: d.authorizeIdentity(),
+		Audit:     d.auditHTTP,
+	}
+	srv, bound, err := d.serveLoopback(addr, h, "identity", serveErr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot serve the managed-identity endpoint on %s (identity_listen): %w; pick another port or set identity_listen = \"\"", addr, err)
+	}
+	d.idAddr = bound
+	return srv, nil
+}
+
+// serveLoopback serves h on the loopback address addr with the limits of
+// every loopback endpoint, learning each connection's owner for the peer
+// check; it returns the server and the bound address.
+func (d *Daemon) serveLoopback(addr string, h http.Handler, name string, serveErr chan<- error) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -311,35 +366,36 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ConnContext:       withConnOwner,
-		ErrorLog:          zap.NewStdLog(d.log.Named("metadata")),
+		ErrorLog:          zap.NewStdLog(d.log.Named(name)),
 	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			serveErr <- err
 		}
 	}()
-	return srv, nil
+	return srv, ln.Addr().String(), nil
 }
 
-// metadataSecret returns the endpoint's path secret, creating and storing it
-// on first use so that written .databrickscfg files survive restarts.
-func (d *Daemon) metadataSecret() (string, error) {
+// endpointSecret returns the secret kept in the store under key, creating
+// and storing it on first use, so that URLs and environments written once
+// survive restarts.
+func (d *Daemon) endpointSecret(key, what string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := d.store.Get(ctx, metadataSecretKey)
+	b, err := d.store.Get(ctx, key)
 	if err == nil && len(b) >= 16 {
 		return string(b), nil
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("cannot read the metadata endpoint's secret from the %s store: %w", d.store.Name(), err)
+		return "", fmt.Errorf("cannot read %s from the %s store: %w", what, d.store.Name(), err)
 	}
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
 	sec := base64.RawURLEncoding.EncodeToString(raw)
-	if err := d.store.Set(ctx, metadataSecretKey, []byte(sec)); err != nil {
-		return "", fmt.Errorf("cannot store the metadata endpoint's secret in the %s store: %w", d.store.Name(), err)
+	if err := d.store.Set(ctx, key, []byte(sec)); err != nil {
+		return "", fmt.Errorf("cannot store %s in the %s store: %w", what, d.store.Name(), err)
 	}
 	return sec, nil
 }

@@ -150,6 +150,7 @@ func commands() []*command {
 		{"status", "show the daemon's state", statusUsage, (*app).cmdStatus},
 		{"headers", "print Azure Databricks request headers", headersUsage, (*app).cmdHeaders},
 		{"databricks", "configure the Databricks CLI and SDKs", databricksUsage, (*app).cmdDatabricks},
+		{"azure", "configure the Azure SDKs and Terraform", azureUsage, (*app).cmdAzure},
 		{"inspect", "decode a token's header and claims", inspectUsage, (*app).cmdInspect},
 		{"doctor", "check the setup and say what to fix", doctorUsage, (*app).cmdDoctor},
 		{"version", "print the client's version", versionUsage, (*app).cmdVersion},

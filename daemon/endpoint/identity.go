@@ -46,7 +46,6 @@ const maxResourceLen = 1024
 type IdentityProfile struct {
 	Name     string
 	ClientID string // "" when the profile has none
-	ObjectID string // the signed-in identity's object ID; "" while unknown
 }
 
 // Identity is the http.Handler of the managed-identity endpoint, which gives
@@ -75,6 +74,10 @@ type Identity struct {
 	// Profiles returns the profiles and the name of the default one ("" if
 	// none).
 	Profiles func() ([]IdentityProfile, string)
+	// ObjectID returns the object ID of a profile's signed-in identity, ""
+	// while unknown; asked only for requests that name an object_id (nil:
+	// no profile matches one).
+	ObjectID func(profile string) string
 	// MinValid returns the configured min_valid (nil: 0, so 60s applies).
 	MinValid func() time.Duration
 	// Log receives one line per answer (nil: no logging).
@@ -250,7 +253,7 @@ func resourceScope(resource string) string {
 }
 
 // selectProfile finds the profile that answers req.
-func selectProfile(req identityRequest, profiles []IdentityProfile, def string) (string, *identityError) {
+func selectProfile(req identityRequest, profiles []IdentityProfile, def string, objectID func(string) string) (string, *identityError) {
 	byName := func(name string) (IdentityProfile, bool) {
 		for _, p := range profiles {
 			if p.Name == name {
@@ -279,7 +282,13 @@ func selectProfile(req identityRequest, profiles []IdentityProfile, def string) 
 		match = func(p IdentityProfile) bool { return p.ClientID != "" && strings.EqualFold(p.ClientID, req.selValue) }
 	case "object_id":
 		what = "object ID " + req.selValue
-		match = func(p IdentityProfile) bool { return p.ObjectID != "" && strings.EqualFold(p.ObjectID, req.selValue) }
+		match = func(p IdentityProfile) bool {
+			oid := ""
+			if objectID != nil {
+				oid = objectID(p.Name)
+			}
+			return oid != "" && strings.EqualFold(oid, req.selValue)
+		}
 	default: // resource_id: .../providers/Microsoft.ManagedIdentity/userAssignedIdentities/<profile>
 		what = "the resource ID " + req.selValue
 		segs := strings.Split(strings.TrimSuffix(req.selValue, "/"), "/")
@@ -343,7 +352,7 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Profiles != nil {
 		profiles, def = h.Profiles()
 	}
-	profile, ierr := selectProfile(req, profiles, def)
+	profile, ierr := selectProfile(req, profiles, def, h.ObjectID)
 	if ierr != nil {
 		h.fail(w, r, req.proto, "", ierr, start)
 		return

@@ -31,11 +31,17 @@ func newIdentity(tokens Tokens, log *zap.Logger) *Identity {
 		Secret: func() string { return idSecret },
 		Profiles: func() ([]IdentityProfile, string) {
 			return []IdentityProfile{
-				{Name: "prod", ClientID: prodClientID, ObjectID: prodObjectID},
+				{Name: "prod", ClientID: prodClientID},
 				{Name: "dev", ClientID: devClientID},
 				{Name: "dev2", ClientID: devClientID},
 				{Name: "user"},
 			}, "prod"
+		},
+		ObjectID: func(p string) string {
+			if p == "prod" {
+				return prodObjectID
+			}
+			return ""
 		},
 		MinValid: func() time.Duration { return 5 * time.Minute },
 		Log:      log,
