@@ -1,9 +1,8 @@
 package endpoint
 
 import (
+	"context"
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/entra-helper/entra-helper/daemon/auth"
 )
 
 // The managed-identity protocols the Identity endpoint speaks.
@@ -36,6 +33,12 @@ const (
 const (
 	protoAppService = "app-service"
 	protoIMDS       = "imds"
+)
+
+// Codes of the managed-identity endpoint's refusals besides the shared ones.
+const (
+	codeUnauthorizedClient = "unauthorized_client" // 401: missing or wrong X-IDENTITY-HEADER
+	codeInvalidResource    = "invalid_resource"    // 400
 )
 
 // maxResourceLen bounds the resource parameter (Entra's own limits are far
@@ -114,7 +117,7 @@ func (e *identityError) Error() string { return e.reason }
 // errIdentityNotFound is the answer to a request naming an identity that no
 // profile has: a fast 400, as IMDS sends it, that no client retries.
 func errIdentityNotFound(what string) *identityError {
-	return &identityError{status: http.StatusBadRequest, code: "invalid_request",
+	return &identityError{status: http.StatusBadRequest, code: CodeInvalidRequest,
 		desc:   "Identity not found: no entra-helper profile has " + what + "; see `entra-helper status` for the profiles",
 		reason: "identity not found"}
 }
@@ -126,7 +129,7 @@ const identityNotFoundPath = "not found; check IDENTITY_ENDPOINT or ARM_MSI_ENDP
 // the protocol's headers and parameters.
 func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *identityError) {
 	var req identityRequest
-	notFound := &identityError{status: http.StatusNotFound, code: "not_found", desc: identityNotFoundPath, reason: "wrong secret or path"}
+	notFound := &identityError{status: http.StatusNotFound, code: CodeNotFound, desc: identityNotFoundPath, reason: "wrong secret or path"}
 	path := r.URL.EscapedPath()
 	var rest string
 	switch {
@@ -139,7 +142,7 @@ func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *ide
 			if given == "" {
 				reason = "no " + IdentityHeader
 			}
-			return req, &identityError{status: http.StatusUnauthorized, code: "unauthorized_client",
+			return req, &identityError{status: http.StatusUnauthorized, code: codeUnauthorizedClient,
 				desc:   "the " + IdentityHeader + " header is missing or wrong; set IDENTITY_HEADER from `entra-helper azure env`",
 				reason: reason}
 		}
@@ -166,15 +169,15 @@ func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *ide
 		req.profile = name
 	}
 	if !isLoopbackHost(r.Host) {
-		return req, &identityError{status: http.StatusForbidden, code: "forbidden",
+		return req, &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
 			desc: "the Host header must be 127.0.0.1, localhost or [::1]", reason: "non-loopback Host header"}
 	}
 	if len(r.Header.Values("X-Forwarded-For")) > 0 || len(r.Header.Values("Forwarded")) > 0 {
-		return req, &identityError{status: http.StatusForbidden, code: "forbidden",
+		return req, &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
 			desc: "requests relayed by a proxy are refused; call the endpoint directly", reason: "forwarded request"}
 	}
 	if r.Method != http.MethodGet {
-		return req, &identityError{status: http.StatusMethodNotAllowed, code: "invalid_request",
+		return req, &identityError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
 			desc: "only GET is allowed", reason: "method " + r.Method}
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
@@ -201,7 +204,7 @@ func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *ide
 	case n > 1:
 		return req, badRequest("more than one resource parameter", "several resources")
 	case !validResource(res):
-		return req, &identityError{status: http.StatusBadRequest, code: "invalid_resource",
+		return req, &identityError{status: http.StatusBadRequest, code: codeInvalidResource,
 			desc: "the resource parameter is not a valid resource URI or application ID", reason: "invalid resource"}
 	default:
 		req.resource = res
@@ -226,7 +229,7 @@ func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *ide
 }
 
 func badRequest(desc, reason string) *identityError {
-	return &identityError{status: http.StatusBadRequest, code: "invalid_request", desc: desc, reason: reason}
+	return &identityError{status: http.StatusBadRequest, code: CodeInvalidRequest, desc: desc, reason: reason}
 }
 
 // validResource accepts an absolute URI or an application ID: printable,
@@ -364,13 +367,9 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	scope := resourceScope(req.resource)
-	minValid := MinTokenValidity
-	if h.MinValid != nil && h.MinValid() > minValid {
-		minValid = h.MinValid()
-	}
-	tok, err := freshToken(r.Context(), h.Tokens, profile, []string{scope}, minValid, h.now)
+	tok, err := freshToken(r.Context(), h.Tokens, profile, []string{scope}, effectiveMinValid(h.MinValid), h.now)
 	if err != nil {
-		h.fail(w, r, req.proto, profile, tokenError(r, profile, err, w), start, zap.Error(err))
+		h.fail(w, r, req.proto, profile, tokenError(r.Context(), err, profile, w), start, zap.Error(err))
 		return
 	}
 	clientID := ""
@@ -379,24 +378,15 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			clientID = p.ClientID
 		}
 	}
-	now := h.now()
-	expiresIn := int64(tok.ExpiresOn.Sub(now) / time.Second)
-	body, err := json.Marshal(identityToken{
+	expiresIn := int64(tok.ExpiresOn.Sub(h.now()) / time.Second)
+	if err := writeToken(w, identityToken{
 		AccessToken: tok.Value.Reveal(), ClientID: clientID, TokenType: "Bearer", Resource: req.resource,
 		ExpiresOn: strconv.FormatInt(tok.ExpiresOn.Unix(), 10), ExpiresIn: strconv.FormatInt(expiresIn, 10),
-	})
-	if err != nil {
-		h.fail(w, r, req.proto, profile, &identityError{status: http.StatusInternalServerError, code: "server_error",
+	}); err != nil {
+		h.fail(w, r, req.proto, profile, &identityError{status: http.StatusInternalServerError, code: CodeServerError,
 			desc: "cannot encode the token", reason: "encode"}, start, zap.Error(err))
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Pragma", "no-cache")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 	if h.Audit != nil {
 		h.Audit(r, profile, scope, tok.ExpiresOn)
 	}
@@ -405,71 +395,35 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // refused is the answer to a caller the access policy refuses.
 func refused(err error) *identityError {
-	return &identityError{status: http.StatusForbidden, code: "forbidden",
+	return &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
 		desc: "this caller may not use the daemon's tokens", reason: "peer refused: " + err.Error()}
 }
 
-// tokenError maps a failure to get a token to the status the clients
-// expect: nothing that a client would retry for a minute unless retrying
-// can help (Entra unavailable).
-func tokenError(r *http.Request, profile string, err error, w http.ResponseWriter) *identityError {
-	e := &identityError{status: http.StatusBadRequest, code: "invalid_request", reason: "token error"}
-	msg := ""
-	var ae *auth.Error
-	if errors.As(err, &ae) {
-		msg = ae.Error()
+// tokenError maps a failure to get a token as every loopback endpoint does
+// (failureOf), except that a failure retrying cannot mend is a 400, not a
+// 500: the Azure SDKs and Terraform retry 5xx for up to minutes.
+func tokenError(ctx context.Context, err error, profile string, w http.ResponseWriter) *identityError {
+	f := failureOf(ctx, err, profile)
+	if f.Status == http.StatusInternalServerError {
+		f.Status, f.Code = http.StatusBadRequest, CodeInvalidRequest
 	}
-	switch auth.KindOf(err) {
-	case auth.KindNeedsLogin:
-		e.status, e.code = http.StatusUnauthorized, "interaction_required"
-		if msg == "" {
-			msg = "the profile needs an interactive sign-in"
-		}
-		msg += "; run: entra-helper login -p " + profile
-	case auth.KindUnavailable:
-		e.status, e.code = http.StatusServiceUnavailable, "temporarily_unavailable"
-		if ae != nil && ae.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
-		}
-	}
-	if r.Context().Err() != nil {
-		e.status, e.code, msg = http.StatusServiceUnavailable, "temporarily_unavailable", "the request was canceled"
-	}
-	if msg == "" {
-		msg = "cannot get a token; see the daemon's log (entra-helper status)"
-	}
-	e.desc = fmt.Sprintf("profile %q: %s", profile, msg)
-	return e
+	setRetryAfter(w, f.RetryAfter)
+	return &identityError{status: f.Status, code: f.Code, desc: strings.TrimPrefix(f.Description, "entra-helper: "), reason: "token error"}
 }
 
 // fail writes a refusal as JSON: {"error","error_description"}, and for the
 // App Service protocol also the "statusCode" and "message" App Service
 // itself sends (MSAL Python shows those two).
 func (h *Identity) fail(w http.ResponseWriter, r *http.Request, proto, profile string, e *identityError, start time.Time, extra ...zap.Field) {
-	body := map[string]any{"error": e.code, "error_description": "entra-helper: " + e.desc}
+	body := errorBody{Error: e.code, Description: "entra-helper: " + e.desc}
 	if proto == protoAppService {
-		body["statusCode"] = e.status
-		body["message"] = "entra-helper: " + e.desc
+		body.StatusCode, body.Message = e.status, body.Description
 	}
 	if e.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodGet)
 	}
-	writeJSON(w, e.status, body)
+	writeErrorBody(w, e.status, body)
 	h.log(r, proto, profile, e.status, e.reason, start, extra...)
-}
-
-// writeJSON writes body as a JSON answer that no cache keeps.
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		b = []byte(`{"error":"server_error"}`)
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }
 
 func (h *Identity) now() time.Time {

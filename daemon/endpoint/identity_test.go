@@ -100,7 +100,7 @@ func TestIdentity(t *testing.T) {
 		{name: "header prefix", path: app(res), headers: map[string]string{IdentityHeader: idSecret[:8]}, wantStatus: 401},
 		{name: "wrong header learns nothing", method: "POST", path: app(res), host: "evil.example", wantStatus: 401},
 		{name: "msi secret header is not it", path: app(res), headers: map[string]string{"Secret": idSecret}, wantStatus: 401},
-		{name: "foreign host", path: app(res), host: "evil.example:8772", headers: hdr, wantStatus: 403, wantError: "forbidden", wantBody: "Host header must be"},
+		{name: "foreign host", path: app(res), host: "evil.example:8772", headers: hdr, wantStatus: 403, wantError: CodeAccessDenied, wantBody: "Host header must be"},
 		{name: "forwarded", path: app(res), headers: map[string]string{IdentityHeader: idSecret, "X-Forwarded-For": "10.0.0.1"}, wantStatus: 403, wantBody: "relayed by a proxy"},
 		{name: "post", method: "POST", path: app(res), headers: hdr, wantStatus: 405, wantBody: "only GET"},
 		{name: "peer refused", path: app(res), headers: hdr, authorize: func(string) error { return errors.New("uid 1001") }, wantStatus: 403, wantBody: "may not use"},
@@ -136,7 +136,7 @@ func TestIdentity(t *testing.T) {
 		{name: "imds post", method: "POST", path: imds("", res), headers: meta, wantStatus: 405},
 
 		{name: "needs login", path: app(res), headers: hdr, tokErr: &auth.Error{Kind: auth.KindNeedsLogin, Message: "the refresh token has expired"},
-			wantStatus: 401, wantProfile: "prod", wantError: "interaction_required", wantBody: "run: entra-helper login -p prod"},
+			wantStatus: 401, wantProfile: "prod", wantError: CodeLoginRequired, wantBody: "run: entra-helper login -p prod"},
 		{name: "unavailable", path: app(res), headers: hdr, tokErr: &auth.Error{Kind: auth.KindUnavailable, Message: "Entra ID is unreachable"},
 			wantStatus: 503, wantProfile: "prod", wantBody: "Entra ID is unreachable"},
 		{name: "failed is not retried", path: imds("", res), headers: meta, tokErr: &auth.Error{Kind: auth.KindFailed, Message: "the client secret is wrong"},

@@ -2,10 +2,22 @@ package endpoint
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 )
+
+// effectiveMinValid is the least lifetime a token handed out over a
+// loopback endpoint has left: the configured min_valid, at least
+// MinTokenValidity.
+func effectiveMinValid(minValid func() time.Duration) time.Duration {
+	if minValid != nil && minValid() > MinTokenValidity {
+		return minValid()
+	}
+	return MinTokenValidity
+}
 
 // freshToken asks tokens for a token of profile with at least minValid left
 // and checks what comes back: a token that is empty or has less than
@@ -22,4 +34,21 @@ func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []str
 		return auth.Token{}, &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
 	}
 	return tok, nil
+}
+
+// writeToken answers 200 with v, a token answer, as JSON that no cache
+// keeps.
+func writeToken(w http.ResponseWriter, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
 }

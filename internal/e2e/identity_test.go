@@ -214,9 +214,9 @@ func TestManagedIdentityRefusals(t *testing.T) {
 		{"terraform (IMDS-style, client_id)", "GET", tf["ARM_MSI_ENDPOINT"] + tfq + "&client_id=" + spClientID, meta, "", 200, "", `"expires_in":"`},
 		{"missing header", "GET", vars["IDENTITY_ENDPOINT"] + q, nil, "", 401, "unauthorized_client", "X-IDENTITY-HEADER header is missing or wrong"},
 		{"wrong header", "GET", vars["IDENTITY_ENDPOINT"] + q, map[string]string{"X-IDENTITY-HEADER": "wrong-" + vars["IDENTITY_HEADER"]}, "", 401, "unauthorized_client", "missing or wrong"},
-		{"foreign Host", "GET", vars["IDENTITY_ENDPOINT"] + q, idHdr, "evil.example", 403, "forbidden", "Host header must be"},
+		{"foreign Host", "GET", vars["IDENTITY_ENDPOINT"] + q, idHdr, "evil.example", 403, "access_denied", "Host header must be"},
 		{"unknown client_id", "GET", vars["IDENTITY_ENDPOINT"] + q + "&client_id=00000000-0000-0000-0000-000000000042", idHdr, "", 400, "invalid_request", "Identity not found"},
-		{"POST", "POST", vars["IDENTITY_ENDPOINT"] + q, idHdr, "", 405, "invalid_request", "only GET"},
+		{"POST", "POST", vars["IDENTITY_ENDPOINT"] + q, idHdr, "", 405, "method_not_allowed", "only GET"},
 		{"IMDS without Metadata", "GET", tf["ARM_MSI_ENDPOINT"] + tfq, nil, "", 400, "invalid_request", "Required metadata header not specified"},
 		{"IMDS wrong secret", "GET", "http://" + addr + "/imds/not-the-secret/sp" + tfq, meta, "", 404, "not_found", "not found"},
 	} {
@@ -278,7 +278,7 @@ func TestManagedIdentityRefusals(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyUID}}
 	out, stderr, code := runCmd(t, cmd, cfg)
 	e.outputs = append(e.outputs, out, stderr)
-	if code != 0 || !strings.HasSuffix(out, "\n403") || !strings.Contains(out, `"error":"forbidden"`) {
+	if code != 0 || !strings.HasSuffix(out, "\n403") || !strings.Contains(out, `"error":"access_denied"`) {
 		t.Errorf("as uid %d: curl exit %d, answer %q (%s), want a 403 forbidden", nobodyUID, code, out, stderr)
 	}
 	if !strings.Contains(e.daemonLog(), fmt.Sprintf("uid %d", nobodyUID)) {
