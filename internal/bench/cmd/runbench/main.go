@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/internal/bench"
 	"github.com/entra-helper/entra-helper/internal/bench/loadgen"
 	"github.com/entra-helper/entra-helper/internal/tcpowner"
@@ -300,8 +301,8 @@ func (r *runner) startup(e *env) {
 var concurrency = []int{1, 8, 64}
 
 // socketLoad measures token requests over the Unix socket: the daemon's,
-// then, as a reference, a bare ipc.Server in this process with its rate
-// limit off and a handler that returns a fixed token.
+// then, as a reference, a bare ipcserver.Server in this process (no access
+// policy, so no rate limit) and a handler that returns a fixed token.
 func (r *runner) socketLoad(e *env) {
 	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
 	for _, c := range concurrency {
@@ -319,13 +320,13 @@ func (r *runner) socketLoad(e *env) {
 	}
 	tok := &ipc.Token{AccessToken: strings.Repeat("x", 1500), TokenType: "Bearer", ExpiresOn: time.Now().Add(time.Hour).Unix(),
 		Profile: "sp", Scope: scopeDatabricks, Tenant: r.fake.Tenant}
-	srv := &ipc.Server{RateLimit: ipc.RateLimit{PerSecond: -1}, Handler: func(_ context.Context, _ ipc.Peer, _ *ipc.Request, send func(*ipc.Response) error) {
+	srv := &ipcserver.Server{Handler: func(_ context.Context, _ ipc.Peer, _ *ipc.Request, send func(*ipc.Response) error) {
 		_ = send(&ipc.Response{Token: tok})
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	for _, c := range concurrency {
-		progress("reference ipc.Server load: %d clients for %s", c, r.dur)
+		progress("reference ipcserver.Server load: %d clients for %s", c, r.dur)
 		res := loadgen.Socket(context.Background(), path, req, c, r.dur)
 		r.loadRow("socket (ipc only)", c, res, "")
 	}
