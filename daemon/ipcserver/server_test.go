@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -475,9 +476,13 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	// No longer accepting: the socket is gone.
-	if _, err := ipc.Dial(testCtx(t), path); !errors.Is(err, ipc.ErrNoDaemon) {
-		t.Fatalf("dial after Shutdown: %v", err)
+	// No longer accepting: the socket is gone. (A Windows pipe lives on
+	// while any instance is open, the in-flight one included, so there a
+	// dial would wait for a free instance instead.)
+	if runtime.GOOS != "windows" {
+		if _, err := ipc.Dial(testCtx(t), path); !errors.Is(err, ipc.ErrNoDaemon) {
+			t.Fatalf("dial after Shutdown: %v", err)
+		}
 	}
 	close(release)
 	if err := <-shut; err != nil {
