@@ -77,7 +77,7 @@ type app struct {
 	loc            *time.Location
 	call           caller // nil: the daemon over ipc, with autostart
 	// checks replaces `entra-helperd check` in tests; nil: run it.
-	checks func(ctx context.Context, args ...string) ([]ipc.Check, error)
+	checks         func(ctx context.Context, args ...string) ([]ipc.Check, error)
 	stdinIsTerm    func() bool
 	readSecretTerm func(prompt string) (string, error)
 	azMode         bool
