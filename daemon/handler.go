@@ -35,7 +35,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		return &ipc.Response{Status: d.status(ctx, peer)}, nil
 	case ipc.OpDoctor:
 		return d.doctor(ctx, peer, req.Profile)
-	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify:
+	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify, ipc.OpGitToken, ipc.OpGitErase:
 	default:
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
 	}
@@ -49,9 +49,25 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	switch req.Op {
 	case ipc.OpToken:
 		return d.token(ctx, peer, p, req)
+	case ipc.OpGitToken:
+		git := *req
+		git.Scopes = []string{p.GitScope}
+		return d.token(ctx, peer, p, &git)
+	case ipc.OpGitErase:
+		if d.broker.Drop(p.Name, []string{p.GitScope}, req.Token) {
+			d.log.Info("dropped the token git was refused with", zap.String("profile", p.Name),
+				zap.String("scope", p.GitScope), zap.Stringer("peer", peer))
+		}
+		return &ipc.Response{}, nil
 	case ipc.OpLogin:
+		if err := d.access.Manage(peer, access.Socket, p.Name); err != nil {
+			return nil, err
+		}
 		return d.login(ctx, peer, p, prof, req, send)
 	case ipc.OpLogout:
+		if err := d.access.Manage(peer, access.Socket, p.Name); err != nil {
+			return nil, err
+		}
 		if err := prof.Logout(ctx); err != nil {
 			return nil, err
 		}
@@ -121,6 +137,7 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	}
 	d.logins[p.Name] = true
 	d.mu.Unlock()
+	d.remember.Recheck() // a sign-in is worth a fresh look at the keychain
 	defer func() {
 		d.mu.Lock()
 		delete(d.logins, p.Name)

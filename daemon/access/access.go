@@ -15,6 +15,8 @@
 //     when the rules are set (New, SetRules): on Unix to uids and gids, on
 //     Windows to SIDs, matched against the peer's token groups. Numeric
 //     uids/gids and SID strings are taken as they are.
+//   - Only the owner and the administrator sign a profile in or out
+//     (Manage): that changes what every user of the profile gets.
 //   - A system daemon limits each peer's requests (golang.org/x/time/rate),
 //     so that one user cannot starve the others.
 //
@@ -198,6 +200,17 @@ func (p *Policy) Use(peer ipc.Peer, s Surface, profile string) error {
 	}
 	return p.deny(peer, s, profile, fmt.Sprintf(
 		"profile %s does not allow %s: ask the administrator to add you to its allowed_users or allowed_groups", profile, peer))
+}
+
+// Manage decides whether peer may sign profile in or out (which changes
+// what every user of the profile gets): only the owner and the
+// administrator. A refusal is audited and returned as a *Denied.
+func (p *Policy) Manage(peer ipc.Peer, s Surface, profile string) error {
+	if peer.IsSelfOrAdmin() {
+		return nil
+	}
+	return p.deny(peer, s, profile, fmt.Sprintf(
+		"%s may use profile %s but not sign it in or out: ask the administrator", peer, profile))
 }
 
 // Allows reports whether peer may use profile, without auditing: for

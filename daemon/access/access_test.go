@@ -69,6 +69,9 @@ func TestSystemRules(t *testing.T) {
 			if err := pol.Admit(tc.peer, Socket); (err == nil) != tc.want {
 				t.Fatalf("Admit = %v, want admitted %v", err, tc.want)
 			}
+			if err := pol.Manage(tc.peer, Socket, "p"); err == nil {
+				t.Fatal("another user may sign the profile in or out")
+			}
 			if pol.Allows(tc.peer, "other") {
 				t.Fatal("a profile without rules allows another user")
 			}

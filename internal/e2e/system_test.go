@@ -82,6 +82,10 @@ func TestSystemModeEndToEnd(t *testing.T) {
 	if code == 0 || out != "" || !strings.Contains(stderr, "profile private does not allow uid 65534") {
 		t.Fatalf("uid %d, token -p private: exit %d, stdout %q, stderr %q; want the policy's refusal", nobodyUID, code, out, stderr)
 	}
+	// Using a profile is not managing it.
+	if _, stderr, code := asNobody("", client, "logout", "-p", "sp"); code == 0 || !strings.Contains(stderr, "not sign it in or out") {
+		t.Fatalf("uid %d signed profile sp out: exit %d: %s", nobodyUID, code, stderr)
+	}
 	out, stderr, code = asNobody("", client, "status", "--json")
 	var st ipc.Status
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
