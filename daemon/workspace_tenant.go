@@ -56,8 +56,10 @@ func (d *Daemon) newProfile(p *config.Profile, opts source.Options) (auth.Profil
 		return source.New(p, d.store, opts)
 	}
 	return &workspaceTenantProfile{p: p, st: d.store, log: d.log.Named("tenant"), opts: opts,
-		discover: func(ctx context.Context) (tenant.Discovery, error) { return tenant.Discover(ctx, d.http, p.DatabricksHost) },
-		now:      d.opts.Clock.Now}, nil
+		discover: func(ctx context.Context) (tenant.Discovery, error) {
+			return tenant.Discover(ctx, d.http, p.DatabricksHost)
+		},
+		now: d.opts.Clock.Now}, nil
 }
 
 // workspaceTenantProfile is the auth.Profile of a profile without a tenant
