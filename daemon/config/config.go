@@ -23,6 +23,10 @@ const (
 // DatabricksScope is the default scope of every profile.
 const DatabricksScope = entra.DatabricksResource + "/.default"
 
+// AzureDevOpsScope is the default git_scope: the Azure DevOps resource, whose
+// tokens Azure Repos accepts as a git password.
+const AzureDevOpsScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
+
 // Config is a loaded, validated config file.
 type Config struct {
 	Path           string // the file it was read from
@@ -51,6 +55,7 @@ type Profile struct {
 	Cloud               string // public | usgov | china (default public): a name in entra.Clouds
 	AuthorityHost       string // "" or an https URL overriding Cloud
 	Scopes              []string
+	GitScope            string // the scope of git's passwords (default AzureDevOpsScope)
 	Username            string
 	Certificate         string
 	FederatedTokenFile  string

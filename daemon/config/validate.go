@@ -144,6 +144,7 @@ func (v *validator) profile(name string, r *rawProfile) *Profile {
 	pv.checkClientID()
 	pv.checkWorkspaceResourceID()
 	p.Scopes = pv.scopes()
+	p.GitScope = pv.gitScope()
 	pv.checkAllowedLists()
 	return p
 }
@@ -290,6 +291,18 @@ func (pv *profileValidator) scopes() []string {
 		}
 	}
 	return scopes
+}
+
+// gitScope is the scope of git's passwords, Azure DevOps' by default.
+func (pv *profileValidator) gitScope() string {
+	if pv.r.GitScope == nil {
+		return AzureDevOpsScope
+	}
+	s := *pv.r.GitScope
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		pv.v.fail(pv.key("git_scope"), nil, "%q is not one scope (leave it out for the default %q)", s, AzureDevOpsScope)
+	}
+	return s
 }
 
 func (pv *profileValidator) checkAllowedLists() {
