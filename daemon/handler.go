@@ -34,7 +34,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		return &ipc.Response{Status: d.status(ctx, peer)}, nil
 	case ipc.OpDoctor:
 		return d.doctor(ctx, req.Profile)
-	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify:
+	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify, ipc.OpGitToken, ipc.OpGitErase:
 	default:
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
 	}
@@ -48,6 +48,16 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	switch req.Op {
 	case ipc.OpToken:
 		return d.token(ctx, peer, p, req)
+	case ipc.OpGitToken:
+		git := *req
+		git.Scopes = []string{p.GitScope}
+		return d.token(ctx, peer, p, &git)
+	case ipc.OpGitErase:
+		if d.broker.Drop(p.Name, []string{p.GitScope}, req.Token) {
+			d.log.Info("dropped the token git was refused with", zap.String("profile", p.Name),
+				zap.String("scope", p.GitScope), zap.Stringer("peer", peer))
+		}
+		return &ipc.Response{}, nil
 	case ipc.OpLogin:
 		return d.login(ctx, peer, p, prof, req, send)
 	case ipc.OpLogout:

@@ -15,6 +15,13 @@ const (
 	OpProfile = "profile" // Profile's non-secret settings (hosts, ids, metadata URL)
 	OpVerify  = "verify"  // check Token's RS256 signature against its issuer's keys
 	OpDoctor  = "doctor"  // the daemon's own health checks (config on disk, store, clock); Profile narrows them
+	// OpGitToken is OpToken for the profile's git_scope (Scopes are not
+	// sent): the password of git's credential helper.
+	OpGitToken = "git_token"
+	// OpGitErase drops Profile's cached git_scope token, never the sign-in,
+	// so that the next OpGitToken gets a new one: git was refused with it.
+	// With Token set, only while that is still the cached token.
+	OpGitErase = "git_erase"
 )
 
 // Request is the one message a client sends on a connection.
@@ -27,7 +34,7 @@ type Request struct {
 	// 0 means the daemon's min_valid.
 	MinValidMS int64         `json:"min_valid_ms,omitempty"`
 	Login      *LoginRequest `json:"login,omitempty"`
-	Token      string        `json:"token,omitempty"` // for OpVerify
+	Token      string        `json:"token,omitempty"` // for OpVerify and OpGitErase
 }
 
 // LoginRequest carries what a sign-in needs from the user. Secret fields are

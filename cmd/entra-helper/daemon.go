@@ -98,6 +98,9 @@ func (a *app) callDaemon(ctx context.Context, req *ipc.Request, onEvent func(*ip
 			}
 		}
 	}
+	if a.noAutostart {
+		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf("no entra-helperd answers on %s", path)}
+	}
 	if a.getenv(envNoAutostart) == "1" {
 		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
 			"no entra-helperd answers on %s and autostart is off (%s=1); start it with `entra-helperd` or `entra-helperd service start`",

@@ -19,6 +19,10 @@ const (
 // DatabricksScope is the default scope of every profile.
 const DatabricksScope = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
 
+// AzureDevOpsScope is the default git_scope: the Azure DevOps resource, whose
+// tokens Azure Repos accepts as a git password.
+const AzureDevOpsScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
+
 // ManagementResource is the Azure management resource.
 const ManagementResource = "https://management.core.windows.net/"
 
@@ -50,6 +54,7 @@ type Profile struct {
 	Cloud               string // public | usgov | china (default public)
 	AuthorityHost       string // "" or an https URL overriding Cloud
 	Scopes              []string
+	GitScope            string // the scope of git's passwords (default AzureDevOpsScope)
 	Username            string
 	Certificate         string
 	FederatedTokenFile  string

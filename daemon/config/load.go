@@ -161,6 +161,7 @@ type rawProfile struct {
 	Cloud               string    `toml:"cloud"`
 	AuthorityHost       string    `toml:"authority_host"`
 	Scopes              *[]string `toml:"scopes"`
+	GitScope            *string   `toml:"git_scope"`
 	Username            string    `toml:"username"`
 	Certificate         string    `toml:"certificate"`
 	FederatedTokenFile  string    `toml:"federated_token_file"`

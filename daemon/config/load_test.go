@@ -44,6 +44,7 @@ client_id = "` + client + `"
 cloud = "usgov"
 authority_host = "https://Login.Example.com/"
 scopes = ["a/.default", "b/.default"]
+git_scope = "api://git-host/.default"
 databricks_host = "HTTPS://ADB-1.7.azuredatabricks.net/"
 workspace_resource_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws"
 allowed_users = ["alice"]
@@ -68,11 +69,12 @@ flow = "managed-identity"
 			"prod": {
 				Name: "prod", Flow: FlowClientSecret, Tenant: tenant, ClientID: client, Cloud: "usgov",
 				AuthorityHost: "https://login.example.com", Scopes: []string{"a/.default", "b/.default"},
+				GitScope:            "api://git-host/.default",
 				DatabricksHost:      "https://adb-1.7.azuredatabricks.net",
 				WorkspaceResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws",
 				AllowedUsers:        []string{"alice"}, AllowedGroups: []string{"data"},
 			},
-			"mi.user": {Name: "mi.user", Flow: FlowManagedIdentity, Cloud: "public", Scopes: []string{DatabricksScope}},
+			"mi.user": {Name: "mi.user", Flow: FlowManagedIdentity, Cloud: "public", Scopes: []string{DatabricksScope}, GitScope: AzureDevOpsScope},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -97,7 +99,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("daemon = %#v, want %#v", cfg.Daemon, wantD)
 	}
 	prof, ok := cfg.Profile("")
-	if !ok || prof.Name != "dev" || prof.Cloud != "public" || !reflect.DeepEqual(prof.Scopes, []string{DatabricksScope}) {
+	if !ok || prof.Name != "dev" || prof.Cloud != "public" || !reflect.DeepEqual(prof.Scopes, []string{DatabricksScope}) || prof.GitScope != AzureDevOpsScope {
 		t.Errorf("profile = %#v, %v", prof, ok)
 	}
 	if prof.AuthorityBaseURL() != "https://login.microsoftonline.com" {
@@ -194,6 +196,8 @@ func TestLoadErrors(t *testing.T) {
 		{"empty scopes", "[profiles.p]\n" + ok + "scopes = []\n", `F:5: profiles.p.scopes: is empty (leave it out for the default "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")`},
 		{"empty scope", "[profiles.p]\n" + ok + "scopes = [\"a\", \"\"]\n", `F:5: profiles.p.scopes: scope 2 is empty or holds spaces (write one scope per string)`},
 		{"spaced scope", "[profiles.p]\n" + ok + "scopes = [\"a b\"]\n", `F:5: profiles.p.scopes: scope 1 is empty or holds spaces (write one scope per string)`},
+		{"empty git scope", "[profiles.p]\n" + ok + "git_scope = \"\"\n", `F:5: profiles.p.git_scope: "" is not one scope (leave it out for the default "499b84ac-1321-427f-aa17-267ca6975798/.default")`},
+		{"two git scopes", "[profiles.p]\n" + ok + "git_scope = \"a b\"\n", `F:5: profiles.p.git_scope: "a b" is not one scope (leave it out for the default "499b84ac-1321-427f-aa17-267ca6975798/.default")`},
 		{"empty allowed user", "[profiles.p]\n" + ok + "allowed_users = [\" \"]\n", `F:5: profiles.p.allowed_users: entry 1 is empty`},
 		{"empty allowed group", "[profiles.p]\n" + ok + "allowed_groups = [\"\"]\n", `F:5: profiles.p.allowed_groups: entry 1 is empty`},
 		{"profile name", "[profiles.\"a b\"]\n" + ok, `F:1: profiles."a b": profile names may only hold letters, digits, '_', '.' and '-'`},

@@ -210,6 +210,13 @@ func (v *validator) profile(name string, r *rawProfile) *Profile {
 			}
 		}
 	}
+	p.GitScope = AzureDevOpsScope
+	if r.GitScope != nil {
+		p.GitScope = *r.GitScope
+		if p.GitScope == "" || strings.ContainsAny(p.GitScope, " \t\r\n") {
+			v.fail(key("git_scope"), nil, "%q is not one scope (leave it out for the default %q)", p.GitScope, AzureDevOpsScope)
+		}
+	}
 	for _, l := range []struct {
 		key  string
 		vals []string

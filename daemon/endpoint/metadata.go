@@ -7,12 +7,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,8 +52,9 @@ type Tokens interface {
 //     for a token with at least max(MinValid(), 60s) left.
 //
 // A request with a wrong secret is answered 404 before anything else is
-// looked at, so it learns nothing else. Error bodies are one plain-text
-// sentence (the SDKs show the body as the error); never a token.
+// looked at, so it learns nothing else. Error bodies are JSON,
+// {"error": code, "error_description": one sentence} (the Go SDK shows the body
+// as the error; the Python SDK parses every body as JSON); never a token.
 type Metadata struct {
 	Tokens Tokens
 	// Secret returns the path secret; "" refuses every request.
@@ -86,39 +85,39 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := m.now()
 	profile, ok := m.route(r)
 	if !ok {
-		m.answer(w, r, "", http.StatusNotFound, notFoundBody, "wrong secret or path", start)
+		m.answer(w, r, "", http.StatusNotFound, CodeNotFound, notFoundBody, "wrong secret or path", start)
 		return
 	}
 	if !isLoopbackHost(r.Host) {
-		m.answer(w, r, profile, http.StatusForbidden,
+		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			"entra-helper: the Host header must be 127.0.0.1, localhost or [::1]", "non-loopback Host header", start)
 		return
 	}
 	if m.Authorize != nil {
 		if err := m.Authorize(r); err != nil {
-			m.answer(w, r, profile, http.StatusForbidden,
+			m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 				"entra-helper: this caller may not use the daemon's tokens", "peer refused: "+err.Error(), start)
 			return
 		}
 	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		m.answer(w, r, profile, http.StatusMethodNotAllowed, "entra-helper: only GET is allowed", "method "+r.Method, start)
+		m.answer(w, r, profile, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "entra-helper: only GET is allowed", "method "+r.Method, start)
 		return
 	}
 	host, scopes, ok := m.Profiles(profile)
 	if !ok {
-		m.answer(w, r, profile, http.StatusNotFound, notFoundBody, "unknown profile", start)
+		m.answer(w, r, profile, http.StatusNotFound, CodeNotFound, notFoundBody, "unknown profile", start)
 		return
 	}
 	switch v := r.Header.Get(VersionHeader); v {
 	case SupportedVersion:
 	case "":
-		m.answer(w, r, profile, http.StatusBadRequest,
+		m.answer(w, r, profile, http.StatusBadRequest, CodeInvalidRequest,
 			"entra-helper: missing "+VersionHeader+" header (supported: "+SupportedVersion+")", "no version header", start)
 		return
 	default:
-		m.answer(w, r, profile, http.StatusBadRequest,
+		m.answer(w, r, profile, http.StatusBadRequest, CodeInvalidRequest,
 			"entra-helper: unsupported "+VersionHeader+" (supported: "+SupportedVersion+")", "unsupported version", start)
 		return
 	}
@@ -126,11 +125,11 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	got, gok := normalizeHost(r.Header.Get(HostHeader))
 	switch {
 	case !wok:
-		m.answer(w, r, profile, http.StatusForbidden,
+		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q has no databricks_host; set it in the config file", profile), "no databricks_host", start)
 		return
 	case !gok || got != want:
-		m.answer(w, r, profile, http.StatusForbidden,
+		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q serves %s, not the requested workspace; set DATABRICKS_HOST to it or use another profile", profile, want),
 			"workspace host mismatch", start)
 		return
@@ -152,36 +151,15 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, profile string,
 		err = &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
 	}
 	if err != nil {
-		status, msg := http.StatusInternalServerError, ""
-		var ae *auth.Error
-		if errors.As(err, &ae) {
-			msg = ae.Error()
-		}
-		switch auth.KindOf(err) {
-		case auth.KindNeedsLogin:
-			status = http.StatusUnauthorized
-			if msg == "" {
-				msg = "the profile needs an interactive sign-in"
-			}
-			msg += "; run: entra-helper login -p " + profile
-		case auth.KindUnavailable:
-			status = http.StatusServiceUnavailable
-			if ae != nil && ae.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
-			}
-		}
-		if r.Context().Err() != nil {
-			status, msg = http.StatusServiceUnavailable, "the request was canceled"
-		}
-		if msg == "" {
-			msg = "cannot get a token; see the daemon's log (entra-helper status)"
-		}
-		m.answerErr(w, r, profile, status, fmt.Sprintf("entra-helper: profile %q: %s", profile, msg), err, start)
+		f := failureOf(r.Context(), err, profile)
+		f.write(w)
+		m.log(r, profile, f.Status, "token error", start, zap.Error(err))
 		return
 	}
 	body, err := json.Marshal(tokenResponse{AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix()})
 	if err != nil {
-		m.answerErr(w, r, profile, http.StatusInternalServerError, "entra-helper: cannot encode the token", err, start)
+		writeError(w, http.StatusInternalServerError, CodeServerError, "entra-helper: cannot encode the token")
+		m.log(r, profile, http.StatusInternalServerError, "token error", start, zap.Error(err))
 		return
 	}
 	h := w.Header()
@@ -275,24 +253,10 @@ func (m *Metadata) now() time.Time {
 	return time.Now()
 }
 
-// answer writes a plain-text error and logs it.
-func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string, status int, body, reason string, start time.Time) {
-	writeText(w, status, body)
+// answer writes a JSON error and logs it.
+func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string, status int, code, description, reason string, start time.Time) {
+	writeError(w, status, code, description)
 	m.log(r, profile, status, reason, start)
-}
-
-func (m *Metadata) answerErr(w http.ResponseWriter, r *http.Request, profile string, status int, body string, err error, start time.Time) {
-	writeText(w, status, body)
-	m.log(r, profile, status, "token error", start, zap.Error(err))
-}
-
-func writeText(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body + "\n"))
 }
 
 // log records one answer: never the path (it holds the secret) nor a token.

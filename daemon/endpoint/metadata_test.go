@@ -206,8 +206,18 @@ func TestMetadata(t *testing.T) {
 				if strings.Contains(body, fakeToken) {
 					t.Errorf("error body holds the token")
 				}
-				if tc.wantBody != "" && !strings.Contains(body, tc.wantBody) {
-					t.Errorf("body %q, want it to contain %q", body, tc.wantBody)
+				var eb errorBody
+				if err := json.Unmarshal([]byte(body), &eb); err != nil || eb.Error == "" || eb.Description == "" {
+					t.Errorf("error body %q is not {\"error\",\"error_description\"} JSON: %v", body, err)
+				}
+				if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+					t.Errorf("error Content-Type %q", ct)
+				}
+				if tc.wantBody != "" && !strings.Contains(eb.Description, tc.wantBody) {
+					t.Errorf("error_description %q, want it to contain %q", eb.Description, tc.wantBody)
+				}
+				if strings.Count(eb.Description, `"prod"`) > 1 {
+					t.Errorf("error_description names the profile twice: %q", eb.Description)
 				}
 				if res.Header.Get("Cache-Control") != "no-store" {
 					t.Errorf("no Cache-Control: no-store")
