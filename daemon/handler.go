@@ -146,6 +146,7 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	}
 	d.logins[p.Name] = true
 	d.mu.Unlock()
+	d.remember.Recheck() // a sign-in is worth a fresh look at the keychain
 	defer func() {
 		d.mu.Lock()
 		delete(d.logins, p.Name)

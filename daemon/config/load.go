@@ -132,8 +132,8 @@ func unwrapPathError(err error) error {
 type missingFileError struct{ path string }
 
 func (e *missingFileError) Error() string {
-	return e.path + ": no config file; create it with at least one [profiles.NAME] table " +
-		"(see docs/configuration.md), or point " + EnvConfig + " at another file"
+	return "no config file at " + e.path + "; run `entra-helper setup` to create it (or write a " +
+		"[profiles.NAME] table there by hand, see docs/configuration.md, or point " + EnvConfig + " at another file)"
 }
 
 func (e *missingFileError) Unwrap() error { return fs.ErrNotExist }

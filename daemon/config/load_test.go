@@ -268,7 +268,7 @@ func TestLoadMissingFile(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
-	want := p + ": no config file; create it with at least one [profiles.NAME] table (see docs/configuration.md), or point ENTRA_HELPER_CONFIG at another file"
+	want := "no config file at " + p + "; run `entra-helper setup` to create it (or write a [profiles.NAME] table there by hand, see docs/configuration.md, or point ENTRA_HELPER_CONFIG at another file)"
 	if err.Error() != want {
 		t.Errorf("got %q\nwant %q", err, want)
 	}
