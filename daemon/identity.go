@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -12,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
-	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // identityProfiles lists the profiles the managed-identity endpoint may
@@ -48,30 +46,6 @@ func (d *Daemon) objectID(profile string) string {
 		return ""
 	}
 	return a.ObjectID
-}
-
-// authorizeIdentity is the managed-identity endpoint's access check: the
-// peer admission the metadata endpoint makes (a loopback peer of our uid or
-// root). Those users may use every profile, so the per-profile call has
-// nothing more to refuse.
-func (d *Daemon) authorizeIdentity() func(*http.Request, string) error {
-	admit := peerAuthorizer(d.log)
-	return func(r *http.Request, profile string) error {
-		if profile == "" {
-			return admit(r)
-		}
-		return nil
-	}
-}
-
-// auditHTTP records a token handed out over a loopback endpoint, with the
-// uid that owns the client's connection.
-func (d *Daemon) auditHTTP(r *http.Request, profile, scope string, expires time.Time) {
-	peer := ipc.Peer{PID: -1}
-	if owner, ok := r.Context().Value(connOwnerKey{}).(connOwner); ok && owner.err == nil {
-		peer.UID = owner.uid
-	}
-	d.audit(peer, profile, scope, expires)
 }
 
 // identityURLs are the managed-identity endpoint's URLs for profile (App

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // The managed-identity protocols the Identity endpoint speaks.
@@ -85,14 +89,22 @@ type Identity struct {
 	MinValid func() time.Duration
 	// Log receives one line per answer (nil: no logging).
 	Log *zap.Logger
-	// Authorize may refuse a request: called with profile "" once the
-	// secret checked out (admission of the peer), then with the profile that
-	// would answer (per-profile policy). nil allows everything.
-	Authorize func(r *http.Request, profile string) error
-	// Audit records each token handed out (nil: none); never the token.
-	Audit func(r *http.Request, profile, scope string, expires time.Time)
+	// Access is the daemon's access policy (nil: every request is allowed
+	// and nothing is audited): it admits the peer once the secret checked
+	// out, then decides whether it may use the profile that would answer,
+	// and records each token handed out. The server must use
+	// access.ConnContext.
+	Access IdentityAccess
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+}
+
+// IdentityAccess is what the managed-identity endpoint asks of the access
+// policy; *access.Policy implements it.
+type IdentityAccess interface {
+	AdmitRequest(r *http.Request, s access.Surface) (ipc.Peer, error)
+	Use(peer ipc.Peer, s access.Surface, profile string) error
+	Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time)
 }
 
 // identityRequest is a parsed managed-identity request.
@@ -168,7 +180,7 @@ func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *ide
 		}
 		req.profile = name
 	}
-	if !isLoopbackHost(r.Host) {
+	if !access.IsLoopbackHost(r.Host) {
 		return req, &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
 			desc: "the Host header must be 127.0.0.1, localhost or [::1]", reason: "non-loopback Host header"}
 	}
@@ -344,8 +356,10 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, req.proto, "", ierr, start)
 		return
 	}
-	if h.Authorize != nil {
-		if err := h.Authorize(r, ""); err != nil {
+	peer := ipc.Self()
+	if h.Access != nil {
+		var err error
+		if peer, err = h.Access.AdmitRequest(r, access.Identity); err != nil {
 			h.fail(w, r, req.proto, "", refused(err), start)
 			return
 		}
@@ -360,8 +374,8 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, req.proto, "", ierr, start)
 		return
 	}
-	if h.Authorize != nil {
-		if err := h.Authorize(r, profile); err != nil {
+	if h.Access != nil {
+		if err := h.Access.Use(peer, access.Identity, profile); err != nil {
 			h.fail(w, r, req.proto, profile, refused(err), start)
 			return
 		}
@@ -387,16 +401,21 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			desc: "cannot encode the token", reason: "encode"}, start, zap.Error(err))
 		return
 	}
-	if h.Audit != nil {
-		h.Audit(r, profile, scope, tok.ExpiresOn)
+	if h.Access != nil {
+		h.Access.Granted(peer, access.Identity, profile, scope, tok.ExpiresOn)
 	}
 	h.log(r, req.proto, profile, http.StatusOK, "", start, zap.String("scope", scope), zap.Time("expires_on", tok.ExpiresOn))
 }
 
-// refused is the answer to a caller the access policy refuses.
+// refused is the answer to a caller the access policy refuses: 403, or 429
+// when it is over its rate limit.
 func refused(err error) *identityError {
-	return &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
+	e := &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
 		desc: "this caller may not use the daemon's tokens", reason: "peer refused: " + err.Error()}
+	if d := (*access.Denied)(nil); errors.As(err, &d) && d.Busy {
+		e.status, e.code, e.desc = http.StatusTooManyRequests, CodeUnavailable, "too many requests; slow down and try again"
+	}
+	return e
 }
 
 // tokenError maps a failure to get a token as every loopback endpoint does

@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/entra-helper/entra-helper/daemon/access"
 )
 
 // FuzzIdentity feeds random methods, request targets, Host headers, identity
@@ -97,7 +99,7 @@ func FuzzIdentity(f *testing.F) {
 		default:
 			t.Fatalf("200 for path %q", path)
 		}
-		if method != http.MethodGet || !isLoopbackHost(host) || q.Get("resource") == "" {
+		if method != http.MethodGet || !access.IsLoopbackHost(host) || q.Get("resource") == "" {
 			t.Fatalf("200 for %s Host %q resource %q", method, host, q.Get("resource"))
 		}
 		if !strings.Contains(body, fakeToken) {

@@ -13,8 +13,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/internal/secret"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 const (
@@ -103,7 +105,21 @@ func TestIdentity(t *testing.T) {
 		{name: "foreign host", path: app(res), host: "evil.example:8772", headers: hdr, wantStatus: 403, wantError: CodeAccessDenied, wantBody: "Host header must be"},
 		{name: "forwarded", path: app(res), headers: map[string]string{IdentityHeader: idSecret, "X-Forwarded-For": "10.0.0.1"}, wantStatus: 403, wantBody: "relayed by a proxy"},
 		{name: "post", method: "POST", path: app(res), headers: hdr, wantStatus: 405, wantBody: "only GET"},
-		{name: "peer refused", path: app(res), headers: hdr, authorize: func(string) error { return errors.New("uid 1001") }, wantStatus: 403, wantBody: "may not use"},
+		{name: "peer refused", path: app(res), headers: hdr, authorize: func(p string) error {
+			if p == "" {
+				return errors.New("uid 1001")
+			}
+			return nil
+		}, wantStatus: 403, wantBody: "may not use"},
+		{name: "peer refused before the identity is looked up", path: app(res + "&client_id=nope"), headers: hdr, authorize: func(p string) error {
+			if p == "" {
+				return errors.New("uid 1001")
+			}
+			return nil
+		}, wantStatus: 403},
+		{name: "peer busy", path: app(res), headers: hdr, authorize: func(p string) error {
+			return &access.Denied{Busy: true, Reason: "busy"}
+		}, wantStatus: 429, wantError: CodeUnavailable},
 		{name: "profile refused", path: app(res), headers: hdr, authorize: func(p string) error {
 			if p == "prod" {
 				return errors.New("not allowed")
@@ -147,7 +163,7 @@ func TestIdentity(t *testing.T) {
 			ft := &fakeTokens{tok: goodToken(), err: tc.tokErr}
 			h := newIdentity(ft, zap.New(core))
 			if tc.authorize != nil {
-				h.Authorize = func(_ *http.Request, p string) error { return tc.authorize(p) }
+				h.Access = &fakeIdentityAccess{use: tc.authorize}
 			}
 			method := tc.method
 			if method == "" {
@@ -253,19 +269,40 @@ func TestIdentityExpiresIn(t *testing.T) {
 	}
 }
 
-// TestIdentityAudit: a token handed out is audited with its profile and
-// scope; a refusal is not.
+// fakeIdentityAccess is an IdentityAccess: use decides admission (profile
+// "") and use of a profile; grants are recorded by the embedded fakeAccess.
+type fakeIdentityAccess struct {
+	fakeAccess
+	use func(profile string) error
+}
+
+func (f *fakeIdentityAccess) AdmitRequest(*http.Request, access.Surface) (ipc.Peer, error) {
+	if f.use == nil {
+		return ipc.Peer{UID: 1000}, nil
+	}
+	return ipc.Peer{UID: 1000}, f.use("")
+}
+
+func (f *fakeIdentityAccess) Use(_ ipc.Peer, _ access.Surface, profile string) error {
+	if f.use == nil {
+		return nil
+	}
+	return f.use(profile)
+}
+
+// TestIdentityAudit: a token handed out is recorded with the peer, the
+// surface, its profile and scope; a refusal is not a grant.
 func TestIdentityAudit(t *testing.T) {
-	var got []string
+	fa := &fakeIdentityAccess{}
 	h := newIdentity(&fakeTokens{tok: goodToken()}, nil)
-	h.Audit = func(_ *http.Request, profile, scope string, _ time.Time) { got = append(got, profile+" "+scope) }
+	h.Access = fa
 	for _, hv := range []string{idSecret, "wrong"} {
 		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/app-service?api-version=2019-08-01&resource=x", nil)
 		req.Header.Set(IdentityHeader, hv)
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	if len(got) != 1 || got[0] != "prod x/.default" {
-		t.Fatalf("audit %v", got)
+	if len(fa.granted) != 1 || fa.granted[0] != "1000 identity prod x/.default" {
+		t.Fatalf("granted %v", fa.granted)
 	}
 }
 
