@@ -399,13 +399,13 @@ func (d *Daemon) startIdentity(addr string, serveErr chan<- error) (*http.Server
 	}
 	d.idSecret = sec
 	h := &endpoint.Identity{
-		Tokens:    d.broker,
-		Secret:    func() string { return d.idSecret },
-		Profiles:  d.identityProfiles,
-		ObjectID:  d.objectID,
-		MinValid:  d.broker.MinValid,
-		Log:       d.log.Named("identity"),
-		Access:    d.access,
+		Tokens:   d.broker,
+		Secret:   func() string { return d.idSecret },
+		Profiles: d.identityProfiles,
+		ObjectID: d.objectID,
+		MinValid: d.broker.MinValid,
+		Log:      d.log.Named("identity"),
+		Access:   d.access,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "identity", serveErr)
 	if err != nil {
