@@ -32,6 +32,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
 	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/daemon/source"
+	"github.com/entra-helper/entra-helper/daemon/tenant"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
@@ -63,7 +64,8 @@ type Daemon struct {
 	remember *store.Remembering // d.store: remembers an unavailable keychain
 	broker   *broker.Broker
 	http     *http.Client
-	verifier *jwks.Verifier // caches issuers' keys for `inspect --verify`
+	verifier *jwks.Verifier   // caches issuers' keys for `inspect --verify`
+	tenants  *tenant.Resolver // tenant IDs of domains, for az's --tenant
 	started  time.Time
 
 	requests atomic.Uint64
@@ -117,6 +119,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
 		return err
