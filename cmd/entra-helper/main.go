@@ -77,6 +77,8 @@ type app struct {
 	now            func() time.Time
 	loc            *time.Location
 	call           caller // nil: the daemon over ipc, with autostart
+	// checks replaces `entra-helperd check` in tests; nil: run it.
+	checks         func(ctx context.Context, args ...string) ([]ipc.Check, error)
 	stdinIsTerm    func() bool
 	readSecretTerm func(prompt string) (string, error)
 	azMode         bool
