@@ -54,13 +54,21 @@ func (w *setupWorld) signIn(wantStore string) {
 	t := w.t
 	w.entra.AddApp(entratest.App{ClientID: spClientID, Secret: setupSecret})
 	t.Cleanup(w.stopDaemon)
+	// The one thing a test must set: no fixed loopback port (other daemons
+	// run on this machine). Everything else comes from setup.
+	if err := os.MkdirAll(filepath.Dir(w.cfg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.cfg, []byte("# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, stderr, code := w.run(setupSecret, "setup", "-p", "sp", "--flow", "client-secret", "--tenant", w.entra.Tenant(),
 		"--client-id", spClientID, "--authority-host", w.entra.URL(), "--secret-stdin", "--yes")
 	if code != 0 {
 		t.Fatalf("setup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 	t.Logf("setup said:\n%s", out)
-	for _, want := range []string{"entra-helper setup will create " + w.cfg, "store: " + wantStore, "[profiles.sp]",
+	for _, want := range []string{"entra-helper setup will update " + w.cfg, "store: " + wantStore, "[profiles.sp]",
 		`flow = "client-secret"`, "Wrote " + w.cfg, "Signed in sp", "entra-helper token -p sp"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("setup's output lacks %q", want)
@@ -70,7 +78,10 @@ func (w *setupWorld) signIn(wantStore string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(cfg), "# ") || !strings.Contains(string(cfg), `store = "`+wantStore+`"`) && wantStore == "file" {
+	if !strings.Contains(string(cfg), "# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"") {
+		t.Errorf("setup did not keep the config's own lines:\n%s", cfg)
+	}
+	if !strings.Contains(string(cfg), "# Profile sp") || !strings.Contains(string(cfg), `store = "`+wantStore+`"`) && wantStore == "file" {
 		t.Errorf("the config is not commented or lacks the store:\n%s", cfg)
 	}
 	tok, stderr, code := w.run("", "token", "-p", "sp")
