@@ -3,8 +3,9 @@
 // local socket and prints them in the formats scripts and tools expect
 // (bare token, JSON, Azure CLI JSON, Kubernetes ExecCredential, HTTP
 // headers), signs profiles in, shows the daemon's state, writes Databricks
-// configuration and decodes tokens. Invoked as `az`, it answers the Azure CLI
-// commands other tools shell out to.
+// and git configuration and decodes tokens. As git's credential helper
+// (`entra-helper credential get`) it gives git Azure Repos tokens. Invoked as
+// `az`, it answers the Azure CLI commands other tools shell out to.
 //
 // It links only the standard library, golang.org/x/sys and the ipc package,
 // and does no work at start-up, so it answers about as fast as a hello-world
