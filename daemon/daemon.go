@@ -47,6 +47,8 @@ type Options struct {
 	// Policy overrides the broker's renewal policy (tests); MinValid comes
 	// from the config.
 	Policy broker.Policy
+	// Ready, when set, is called once the daemon serves its socket.
+	Ready func()
 }
 
 // metadataSecretKey is the store key of the metadata endpoint's path secret.
@@ -58,6 +60,7 @@ type Daemon struct {
 	log      *zap.Logger
 	level    zap.AtomicLevel
 	store    store.Store
+	remember *store.Remembering // d.store: remembers an unavailable keychain
 	broker   *broker.Broker
 	http     *http.Client
 	verifier *jwks.Verifier // caches issuers' keys for `inspect --verify`
@@ -118,11 +121,15 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile)
+	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile, opts.ConfigPath)
 	if err != nil {
 		return fmt.Errorf("cannot open the %s store: %w", cfg.Daemon.Store, err)
 	}
-	d.store = st
+	d.remember = store.Remember(st, opts.Clock)
+	d.store = d.remember
+	if err := d.checkStoreAtStart(ctx); err != nil {
+		return err
+	}
 	d.log.Info("store opened", zap.String("store", st.Name()), zap.String("why", reason))
 
 	policy := opts.Policy
@@ -161,6 +168,9 @@ func Run(ctx context.Context, opts Options) error {
 			_ = srv.Shutdown(context.Background())
 			return err
 		}
+	}
+	if opts.Ready != nil {
+		opts.Ready()
 	}
 	d.log.Info("entra-helperd started",
 		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath),
@@ -218,7 +228,7 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 			next[name] = prev
 			continue
 		}
-		prof, err := source.New(p, d.store, srcOpts)
+		prof, err := d.newProfile(p, srcOpts)
 		if err != nil {
 			return fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}
@@ -240,8 +250,31 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 	return nil
 }
 
+// startCheckTimeout bounds the store check at start, below the client's
+// autostart wait, so that a client sees the daemon's reason.
+const startCheckTimeout = 3 * time.Second
+
+// checkStoreAtStart reads a key that is never written: a keychain that
+// cannot be used stops the daemon at once with the classified sentence
+// (an *store.UnavailableError), rather than on every later request.
+func (d *Daemon) checkStoreAtStart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	_, err := d.store.Get(ctx, doctorProbeKey)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if _, ok := store.AsUnavailable(err); ok {
+		return err
+	}
+	return fmt.Errorf("cannot use the %s store: %w", d.store.Name(), err)
+}
+
 // reload re-reads the config; a broken one is logged and the old one kept.
+// It also forgets a remembered keychain failure, so the next use checks
+// the keychain again.
 func (d *Daemon) reload() {
+	d.remember.Recheck()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))

@@ -83,6 +83,9 @@ func (d *Daemon) checkStore(ctx context.Context, cfg *config.Config) []ipc.Check
 		if secretService {
 			c.Message = "keyring: the Secret Service answers on the daemon's session bus"
 		}
+	} else if u, ok := store.AsUnavailable(err); ok {
+		// The same sentence the daemon logs and the client prints.
+		c.Level, c.Message, c.Fix = ipc.CheckFail, u.Problem, u.Fix
 	} else {
 		c.Level = ipc.CheckFail
 		c.Message = fmt.Sprintf("%s: %v", name, err)

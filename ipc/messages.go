@@ -15,6 +15,13 @@ const (
 	OpProfile = "profile" // Profile's non-secret settings (hosts, ids, metadata URL)
 	OpVerify  = "verify"  // check Token's RS256 signature against its issuer's keys
 	OpDoctor  = "doctor"  // the daemon's own health checks (config on disk, store, clock); Profile narrows them
+	// OpGitToken is OpToken for the profile's git_scope (Scopes are not
+	// sent): the password of git's credential helper.
+	OpGitToken = "git_token"
+	// OpGitErase drops Profile's cached git_scope token, never the sign-in,
+	// so that the next OpGitToken gets a new one: git was refused with it.
+	// With Token set, only while that is still the cached token.
+	OpGitErase = "git_erase"
 )
 
 // Request is the one message a client sends on a connection.
@@ -27,7 +34,7 @@ type Request struct {
 	// 0 means the daemon's min_valid.
 	MinValidMS int64         `json:"min_valid_ms,omitempty"`
 	Login      *LoginRequest `json:"login,omitempty"`
-	Token      string        `json:"token,omitempty"` // for OpVerify
+	Token      string        `json:"token,omitempty"` // for OpVerify and OpGitErase
 }
 
 // LoginRequest carries what a sign-in needs from the user. Secret fields are
@@ -139,13 +146,17 @@ const (
 
 // ProfileStatus is one profile's state.
 type ProfileStatus struct {
-	Name      string        `json:"name"`
-	Flow      string        `json:"flow"`
-	State     string        `json:"state"`
-	Account   string        `json:"account,omitempty"` // upn or oid
-	Tenant    string        `json:"tenant,omitempty"`
-	LastError string        `json:"last_error,omitempty"`
-	Tokens    []TokenStatus `json:"tokens"`
+	Name    string `json:"name"`
+	Flow    string `json:"flow"`
+	State   string `json:"state"`
+	Account string `json:"account,omitempty"` // upn or oid
+	Cloud   string `json:"cloud,omitempty"`   // public | usgov | china
+	Tenant  string `json:"tenant,omitempty"`
+	// TenantSource says where Tenant came from: "config", or the workspace
+	// whose /aad/auth redirect named it (databricks_host without tenant).
+	TenantSource string        `json:"tenant_source,omitempty"`
+	LastError    string        `json:"last_error,omitempty"`
+	Tokens       []TokenStatus `json:"tokens"`
 }
 
 // TokenStatus is one cached token's state (never the token itself).
@@ -163,7 +174,9 @@ type TokenStatus struct {
 type ProfileInfo struct {
 	Name                string   `json:"name"`
 	Flow                string   `json:"flow"`
-	Tenant              string   `json:"tenant"`
+	Tenant              string   `json:"tenant"`                  // "" while it is still to be found from DatabricksHost
+	TenantSource        string   `json:"tenant_source,omitempty"` // as in ProfileStatus
+	Cloud               string   `json:"cloud,omitempty"`         // public | usgov | china: a name in entra.Clouds
 	ClientID            string   `json:"client_id,omitempty"`
 	Scopes              []string `json:"scopes"`
 	DatabricksHost      string   `json:"databricks_host,omitempty"`

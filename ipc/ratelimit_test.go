@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -157,10 +158,14 @@ func TestServerRateLimit(t *testing.T) {
 			t.Fatalf("request %d within the burst: %v", i, err)
 		}
 	}
+	who := "uid " // peerKey's words for a peer: a SID on Windows
+	if runtime.GOOS == "windows" {
+		who = "user S-1-5-"
+	}
 	for i := range 2 {
 		err := call()
 		var ierr *Error
-		if !errors.As(err, &ierr) || ierr.Code != CodeFailed || !strings.Contains(ierr.Message, "busy: too many requests from uid ") {
+		if !errors.As(err, &ierr) || ierr.Code != CodeFailed || !strings.Contains(ierr.Message, "busy: too many requests from "+who) {
 			t.Fatalf("request %d over the limit: err = %v, want busy", i, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -448,9 +449,13 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	// No longer accepting: the socket is gone.
-	if _, err := Dial(testCtx(t), path); !errors.Is(err, ErrNoDaemon) {
-		t.Fatalf("dial after Shutdown: %v", err)
+	// No longer accepting: the socket is gone. (A Windows pipe lives on
+	// while any instance is open, the in-flight one included, so there a
+	// dial would wait for a free instance instead.)
+	if runtime.GOOS != "windows" {
+		if _, err := Dial(testCtx(t), path); !errors.Is(err, ErrNoDaemon) {
+			t.Fatalf("dial after Shutdown: %v", err)
+		}
 	}
 	close(release)
 	if err := <-shut; err != nil {

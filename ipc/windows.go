@@ -74,14 +74,23 @@ func Listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Protected DACL: nobody over the network; full access for the user
-	// and SYSTEM; nobody else.
-	return listenPipe(path, "D:P(D;;GA;;;NU)(A;;GA;;;"+sid+")(A;;GA;;;SY)")
+	return listenPipe(path, userPipeSDDL(sid))
+}
+
+// userPipeSDDL is the security descriptor of the per-user pipe of the user
+// sid: owned by that user (named, not left to the token's default owner,
+// which may be a group: Wine, for one, makes it the primary group, and the
+// client refuses a pipe not owned by its user); a protected DACL denying
+// network logons and granting full access to the user and SYSTEM only.
+func userPipeSDDL(sid string) string {
+	return "O:" + sid + "D:P(D;;GA;;;NU)(A;;GA;;;" + sid + ")(A;;GA;;;SY)"
 }
 
 // ListenShared is Listen for the system-wide service: every local
 // authenticated user may open the pipe, and access control is entirely the Server's
-// Authorize, which must be set.
+// Authorize, which must be set. The owner is the token's default owner:
+// for LocalSystem that is SYSTEM or BUILTIN\Administrators, both of which
+// the client accepts for any pipe.
 func ListenShared(path string) (net.Listener, error) {
 	// 0x12019b is read and write without FILE_CREATE_PIPE_INSTANCE, so
 	// other users cannot add server instances of the pipe.
@@ -98,6 +107,10 @@ func listenPipe(path, sddl string) (net.Listener, error) {
 		OutputBufferSize:   MaxMessageSize + headerSize,
 	})
 	if err == nil {
+		if err := afterListen(path); err != nil {
+			l.Close()
+			return nil, err
+		}
 		return l, nil
 	}
 	// The pipe exists (ListenPipe insists on creating its first instance).

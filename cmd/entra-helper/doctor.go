@@ -96,10 +96,17 @@ func (a *app) cmdDoctor(args []string) error {
 	d.add(checkSocket(path, shared))
 	if err != nil || resp == nil || resp.Status == nil {
 		d.add(daemonDown(path, err))
-		d.add(a.configWithoutDaemon())
-		for _, n := range []string{"store", "clock"} {
-			d.add(ipc.Check{Name: n, Level: ipc.CheckWarn, Message: "not checked: it needs a running daemon"})
+		// What would stop a daemon from starting, checked by the daemon's
+		// own code without starting one.
+		if checks, cerr := a.daemonChecks(ctx); cerr == nil {
+			for _, c := range checks {
+				d.add(c)
+			}
+		} else {
+			d.add(a.configWithoutDaemon())
+			d.add(ipc.Check{Name: "store", Level: ipc.CheckWarn, Message: "not checked: " + cerr.Error()})
 		}
+		d.add(ipc.Check{Name: "clock", Level: ipc.CheckWarn, Message: "not checked: it needs a running daemon"})
 		d.add(proxyCheck(a.getenv))
 		return d.result()
 	}

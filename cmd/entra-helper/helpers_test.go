@@ -13,6 +13,9 @@ import (
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
+// adoScope is the daemon's default git_scope.
+const adoScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
+
 // fixedNow is the clock of unit tests.
 var fixedNow = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -86,6 +89,8 @@ func defaultAnswer(req *ipc.Request, p *ipc.ProfileInfo) (*ipc.Response, error) 
 	switch req.Op {
 	case ipc.OpToken:
 		return &ipc.Response{Token: testToken(req.Profile, req.Scopes)}, nil
+	case ipc.OpGitToken:
+		return &ipc.Response{Token: testToken(req.Profile, []string{adoScope})}, nil
 	case ipc.OpProfile:
 		if p == nil {
 			p = testProfile()

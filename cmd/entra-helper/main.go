@@ -76,9 +76,13 @@ type app struct {
 	now            func() time.Time
 	loc            *time.Location
 	call           caller // nil: the daemon over ipc, with autostart
+	// checks replaces `entra-helperd check` in tests; nil: run it.
+	checks         func(ctx context.Context, args ...string) ([]ipc.Check, error)
 	stdinIsTerm    func() bool
 	readSecretTerm func(prompt string) (string, error)
 	azMode         bool
+	noAutostart    bool   // never start a daemon for this run (git's erase)
+	argv0          string // the program as invoked, for the helper line git configure writes
 	profile        string // from -p before the command, or ENTRA_HELPER_PROFILE
 }
 
@@ -100,6 +104,7 @@ func main() {
 func (a *app) main(argv []string) int {
 	name := "entra-helper"
 	if len(argv) > 0 {
+		a.argv0 = argv[0]
 		name = filepath.Base(argv[0])
 	}
 	var err error
@@ -150,6 +155,8 @@ func commands() []*command {
 		{"status", "show the daemon's state", statusUsage, (*app).cmdStatus},
 		{"headers", "print Azure Databricks request headers", headersUsage, (*app).cmdHeaders},
 		{"databricks", "configure the Databricks CLI and SDKs", databricksUsage, (*app).cmdDatabricks},
+		{"credential", "git's credential helper (get, store, erase)", credentialUsage, (*app).cmdCredential},
+		{"git", "make git use entra-helper for a URL", gitUsage, (*app).cmdGit},
 		{"inspect", "decode a token's header and claims", inspectUsage, (*app).cmdInspect},
 		{"doctor", "check the setup and say what to fix", doctorUsage, (*app).cmdDoctor},
 		{"version", "print the client's version", versionUsage, (*app).cmdVersion},

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -190,6 +191,30 @@ func (b *Broker) Forget(profile string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.dropProfileLocked(profile)
+}
+
+// Drop forgets the token cached for (profile, scopes), but not the sign-in,
+// so that the next request gets a new one from the provider: a consumer (git
+// after a 401) found it rejected. With value set, it is dropped only when it
+// is still the cached token, so several consumers rejecting the same token
+// cause one new token, not one each. It reports whether a token was dropped.
+func (b *Broker) Drop(profile string, scopes []string, value string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entries[profile+"\x00"+Key(scopes)]
+	if e == nil || !e.has {
+		return false
+	}
+	if value != "" && subtle.ConstantTimeCompare([]byte(value), []byte(e.token.Value.Reveal())) != 1 {
+		return false
+	}
+	e.token, e.has = auth.Token{}, false
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	e.renewAt = time.Time{}
+	return true
 }
 
 func (b *Broker) dropProfileLocked(profile string) {

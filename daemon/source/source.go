@@ -144,6 +144,10 @@ func (b *base) classify(err error) error {
 		return nil
 	}
 	if se, ok := asStoreError(err); ok {
+		if u, ok := store.AsUnavailable(se.err); ok {
+			// The keychain's own sentence, as the daemon's log and doctor say it.
+			return &auth.Error{Kind: auth.KindFailed, Err: u, Message: u.Error()}
+		}
 		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(se.err),
 			Message: fmt.Sprintf("the secret store failed to %s the sign-in of profile %s: check the keychain or the store key", se.op, b.p.Name)}
 	}
