@@ -35,6 +35,11 @@ type Request struct {
 	MinValidMS int64         `json:"min_valid_ms,omitempty"`
 	Login      *LoginRequest `json:"login,omitempty"`
 	Token      string        `json:"token,omitempty"` // for OpVerify and OpGitErase
+	// Tenant, for OpToken, is the tenant the caller expects (a GUID or a
+	// verified domain, e.g. az's --tenant): the daemon refuses when the
+	// profile signs in to another, and always for common, organizations and
+	// consumers.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // LoginRequest carries what a sign-in needs from the user. Secret fields are
@@ -212,4 +217,13 @@ type Check struct {
 	Level   string `json:"level"` // CheckOK, CheckWarn or CheckFail
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+	// Action names what `entra-helper doctor --fix` can do about it: one
+	// of the Action constants, "" for nothing.
+	Action string `json:"action,omitempty"`
 }
+
+// Actions of a Check that `entra-helper doctor --fix` can take.
+const (
+	ActionSetup     = "setup"      // no config file: run entra-helper setup
+	ActionFileStore = "file-store" // the keychain cannot be used: switch to the file store
+)
