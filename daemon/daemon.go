@@ -225,7 +225,7 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 			next[name] = prev
 			continue
 		}
-		prof, err := source.New(p, d.store, srcOpts)
+		prof, err := d.newProfile(p, srcOpts)
 		if err != nil {
 			return fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}

@@ -47,11 +47,11 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	}
 	switch req.Op {
 	case ipc.OpToken:
-		return d.token(ctx, peer, p, req)
+		return d.token(ctx, peer, p, prof, req)
 	case ipc.OpGitToken:
 		git := *req
 		git.Scopes = []string{p.GitScope}
-		return d.token(ctx, peer, p, &git)
+		return d.token(ctx, peer, p, prof, &git)
 	case ipc.OpGitErase:
 		if d.broker.Drop(p.Name, []string{p.GitScope}, req.Token) {
 			d.log.Info("dropped the token git was refused with", zap.String("profile", p.Name),
@@ -68,9 +68,10 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		d.log.Info("signed out", zap.String("profile", p.Name), zap.Stringer("peer", peer))
 		return &ipc.Response{}, nil
 	case ipc.OpProfile:
+		tenant, from := tenantOf(p, prof)
 		return &ipc.Response{Profile: &ipc.ProfileInfo{
-			Name: p.Name, Flow: p.Flow, Tenant: p.Tenant, ClientID: p.ClientID, Scopes: p.Scopes,
-			DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
+			Name: p.Name, Flow: p.Flow, Tenant: tenant, TenantSource: from, ClientID: p.ClientID, Scopes: p.Scopes,
+			Cloud: p.CloudTable().Name, DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
 			MetadataURL: d.metadataURL(p.Name),
 		}}, nil
 	default: // ipc.OpVerify
@@ -94,7 +95,7 @@ func (d *Daemon) profile(name string) (*config.Profile, auth.Profile, error) {
 	return p, d.profiles[p.Name], nil
 }
 
-func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, req *ipc.Request) (*ipc.Response, error) {
+func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request) (*ipc.Response, error) {
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = p.Scopes
@@ -113,7 +114,7 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, re
 	}
 	tenant := tok.Tenant
 	if tenant == "" {
-		tenant = p.Tenant
+		tenant, _ = tenantOf(p, prof)
 	}
 	d.audit(peer, p.Name, scope, tok.ExpiresOn)
 	return &ipc.Response{Token: &ipc.Token{
@@ -237,7 +238,9 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 		if checkAccess(p, peer) != nil {
 			continue
 		}
-		ps := ipc.ProfileStatus{Name: name, Flow: p.Flow, Tenant: p.Tenant, Tokens: byProfile[name], LastError: lastErr[name]}
+		tenant, from := tenantOf(p, profiles[name])
+		ps := ipc.ProfileStatus{Name: name, Flow: p.Flow, Cloud: p.CloudTable().Name, Tenant: tenant, TenantSource: from,
+			Tokens: byProfile[name], LastError: lastErr[name]}
 		if ps.Tokens == nil {
 			ps.Tokens = []ipc.TokenStatus{}
 		}

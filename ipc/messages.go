@@ -142,13 +142,17 @@ const (
 
 // ProfileStatus is one profile's state.
 type ProfileStatus struct {
-	Name      string        `json:"name"`
-	Flow      string        `json:"flow"`
-	State     string        `json:"state"`
-	Account   string        `json:"account,omitempty"` // upn or oid
-	Tenant    string        `json:"tenant,omitempty"`
-	LastError string        `json:"last_error,omitempty"`
-	Tokens    []TokenStatus `json:"tokens"`
+	Name    string `json:"name"`
+	Flow    string `json:"flow"`
+	State   string `json:"state"`
+	Account string `json:"account,omitempty"` // upn or oid
+	Cloud   string `json:"cloud,omitempty"`   // public | usgov | china
+	Tenant  string `json:"tenant,omitempty"`
+	// TenantSource says where Tenant came from: "config", or the workspace
+	// whose /aad/auth redirect named it (databricks_host without tenant).
+	TenantSource string        `json:"tenant_source,omitempty"`
+	LastError    string        `json:"last_error,omitempty"`
+	Tokens       []TokenStatus `json:"tokens"`
 }
 
 // TokenStatus is one cached token's state (never the token itself).
@@ -165,7 +169,9 @@ type TokenStatus struct {
 type ProfileInfo struct {
 	Name                string   `json:"name"`
 	Flow                string   `json:"flow"`
-	Tenant              string   `json:"tenant"`
+	Tenant              string   `json:"tenant"`                  // "" while it is still to be found from DatabricksHost
+	TenantSource        string   `json:"tenant_source,omitempty"` // as in ProfileStatus
+	Cloud               string   `json:"cloud,omitempty"`         // public | usgov | china: a name in entra.Clouds
 	ClientID            string   `json:"client_id,omitempty"`
 	Scopes              []string `json:"scopes"`
 	DatabricksHost      string   `json:"databricks_host,omitempty"`

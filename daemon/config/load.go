@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -26,7 +27,7 @@ const (
 	DefaultStore          = "keyring"
 	DefaultMinValid       = "5m"
 	DefaultMetadataListen = "127.0.0.1:8771"
-	DefaultCloud          = "public"
+	DefaultCloud          = entra.DefaultCloud
 )
 
 // maxFileSize bounds the config file read into memory.

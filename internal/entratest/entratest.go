@@ -53,6 +53,10 @@ type Options struct {
 	RefreshIn time.Duration
 	// Tenant is the tenant ID (default DefaultTenant).
 	Tenant string
+	// Domains are the tenant's verified domains (e.g. contoso.example): the
+	// OpenID metadata and token endpoints answer under them as under the
+	// tenant ID, with the tenant ID as issuer, as Entra does.
+	Domains []string
 	// SingleUseRefreshTokens makes a redeemed refresh token stop working
 	// (every redemption issues a new one in any case).
 	SingleUseRefreshTokens bool
