@@ -1,0 +1,101 @@
+package endpoint
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// The hot path of the loopback endpoints: a token answered from the cache.
+// Its body is rendered without reflection, its headers are set without
+// allocating, and the configured workspace host is normalised once, not per
+// request (docs/performance.md).
+
+// Header values of a token answer, shared by every answer: net/http only
+// reads a handler's header values, and nothing here changes them.
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNoStore = []string{"no-store"}
+	hdrNoCache = []string{"no-cache"}
+	hdrNosniff = []string{"nosniff"}
+)
+
+// setTokenHeaders sets the headers of a token answer: JSON, never cached.
+func setTokenHeaders(h http.Header) {
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
+	h["Pragma"] = hdrNoCache
+	h["X-Content-Type-Options"] = hdrNosniff
+}
+
+// jsonPlain reports whether s is written by json.Marshal as it is: printable
+// ASCII other than '"' and '\\', and other than '<', '>' and '&', which
+// json.Marshal escapes.
+func jsonPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// appendKey opens the object (b empty) or adds a comma, then "key":.
+func appendKey(b []byte, key string) []byte {
+	if len(b) == 0 {
+		b = append(b, '{')
+	} else {
+		b = append(b, ',')
+	}
+	return append(append(append(b, '"'), key...), '"', ':')
+}
+
+// appendJSONString appends ,"key":"v" to b as json.Marshal writes it; the
+// first field opens the object. A string json.Marshal would escape is
+// encoded by json.Marshal.
+func appendJSONString(b []byte, key, v string) []byte {
+	b = appendKey(b, key)
+	if jsonPlain(v) {
+		return append(append(append(b, '"'), v...), '"')
+	}
+	enc, _ := json.Marshal(v) // a string always encodes
+	return append(b, enc...)
+}
+
+// appendJSONInt appends ,"key":n to b; the first field opens the object.
+func appendJSONInt(b []byte, key string, n int64) []byte {
+	return strconv.AppendInt(appendKey(b, key), n, 10)
+}
+
+// hostCache remembers normalizeHost of the configured workspace hosts (a
+// handful of strings that change only on a reload).
+var hostCache sync.Map // string -> normalized
+
+type normalized struct {
+	host string
+	ok   bool
+}
+
+// sameWorkspace reports whether the X-Databricks-Host header got names the
+// configured workspace host configured; want is configured normalised ("",
+// false if it is not a valid workspace URL). A header equal to the
+// configured text matches without parsing it.
+func sameWorkspace(configured, got string) (want string, wok, match bool) {
+	var n normalized
+	if v, ok := hostCache.Load(configured); ok {
+		n = v.(normalized)
+	} else {
+		n.host, n.ok = normalizeHost(configured)
+		hostCache.Store(configured, n)
+	}
+	if !n.ok {
+		return "", false, false
+	}
+	if got == configured {
+		return n.host, true, true
+	}
+	g, gok := normalizeHost(got)
+	return n.host, true, gok && g == n.host
+}
