@@ -26,10 +26,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/internal/clock"
@@ -39,11 +41,18 @@ import (
 
 // Options configure Run. Zero values take the defaults of the spec.
 type Options struct {
-	ConfigPath string      // "": ENTRA_HELPER_CONFIG, else the user's config dir
-	SocketPath string      // "": ENTRA_HELPER_SOCKET, else the per-user default
-	Version    string      // reported by status
-	Stderr     io.Writer   // log destination; nil: os.Stderr
-	Clock      clock.Clock // nil: the real clock
+	ConfigPath string // "": ENTRA_HELPER_CONFIG, else the user's config dir
+	// SocketPath is where to listen; "": ENTRA_HELPER_SOCKET, else the
+	// system socket (ipc.SystemSocketPath) in system mode, else the
+	// per-user default.
+	SocketPath string
+	// System is system mode (entra-helperd run --system): the socket is
+	// open to every local user and the access policy admits other users to
+	// the profiles whose allowed_users or allowed_groups name them.
+	System  bool
+	Version string      // reported by status
+	Stderr  io.Writer   // log destination; nil: os.Stderr
+	Clock   clock.Clock // nil: the real clock
 	// Policy overrides the broker's renewal policy (tests); MinValid comes
 	// from the config.
 	Policy broker.Policy
@@ -64,6 +73,8 @@ type Daemon struct {
 	broker   *broker.Broker
 	http     *http.Client
 	verifier *jwks.Verifier // caches issuers' keys for `inspect --verify`
+	access   *access.Policy // who may use what, on every surface
+	audit    *access.Audit
 	started  time.Time
 
 	requests atomic.Uint64
@@ -95,7 +106,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.ConfigPath = p
 	}
 	if opts.SocketPath == "" {
-		p, err := ipc.DefaultSocketPath()
+		p, err := socketPath(opts.System)
 		if err != nil {
 			return err
 		}
@@ -112,6 +123,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer func() { _ = d.log.Sync() }()
 	disableCoreDumps(d.log)
+	d.audit = access.NewAudit(d.log.Named("audit"), access.AuditOptions{})
+	defer d.audit.Close() // after the servers stopped: writes the last records
+	if d.access, err = access.New(access.Options{System: opts.System, Audit: d.audit}, accessRules(cfg)); err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
 
 	if d.http, err = newHTTPClient(); err != nil {
 		return err
@@ -140,37 +156,39 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	listen := ipc.Listen
-	if d.systemMode() {
-		listen = ipc.ListenShared // every user may connect; authorizeConn decides
-	}
-	ln, err := listen(opts.SocketPath)
-	if err != nil {
-		return err
-	}
-	srv := &ipc.Server{
-		Handler:   d.handle,
-		Authorize: d.authorizeConn,
-		RateLimit: rateLimit(d.systemMode()),
-		OnError:   func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
-
+	// The metadata endpoint first: its address and secret are set before
+	// any client can ask for them over the socket.
 	var meta *http.Server
 	if cfg.Daemon.MetadataListen != "" {
 		if meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
-			_ = srv.Shutdown(context.Background())
 			return err
 		}
 	}
+	listen := ipc.Listen
+	if opts.System {
+		listen = ipc.ListenShared // every user may connect; the access policy decides
+	}
+	ln, err := listen(opts.SocketPath)
+	if err != nil {
+		if meta != nil {
+			_ = meta.Close()
+		}
+		return err
+	}
+	srv := &ipcserver.Server{
+		Handler: d.handle,
+		Admit:   func(p ipc.Peer) error { return d.access.Admit(p, access.Socket) },
+		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
+	}
+	go func() { serveErr <- srv.Serve(ln) }()
 	if opts.Ready != nil {
 		opts.Ready()
 	}
 	d.log.Info("entra-helperd started",
-		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath),
+		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath), zap.Bool("system", opts.System),
 		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(ctx)
 
@@ -202,14 +220,23 @@ loop:
 	return runErr
 }
 
-// rateLimit is the per-peer request limit. A per-user daemon has one peer
-// (its user), so a limit would only slow that user's own scripts down; the
-// system daemon bounds each user so that one cannot starve the others.
-func rateLimit(system bool) ipc.RateLimit {
-	if !system {
-		return ipc.RateLimit{PerSecond: -1}
+// socketPath is where the daemon listens when Options.SocketPath is
+// empty: ENTRA_HELPER_SOCKET if set (tests, unusual layouts), else the
+// system socket in system mode, else the per-user default.
+func socketPath(system bool) (string, error) {
+	if p := os.Getenv(ipc.SocketEnv); p != "" || !system {
+		return ipc.DefaultSocketPath()
 	}
-	return ipc.RateLimit{PerSecond: 2000, Burst: 4000}
+	return ipc.SystemSocketPath(), nil
+}
+
+// accessRules are the profiles' allowed_users and allowed_groups.
+func accessRules(cfg *config.Config) map[string]access.Rule {
+	rules := make(map[string]access.Rule, len(cfg.Profiles))
+	for name, p := range cfg.Profiles {
+		rules[name] = access.Rule{Users: p.AllowedUsers, Groups: p.AllowedGroups}
+	}
+	return rules
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
@@ -280,6 +307,10 @@ func (d *Daemon) reload() {
 	d.mu.RLock()
 	old := d.cfg.Daemon
 	d.mu.RUnlock()
+	if err := d.access.SetRules(accessRules(cfg)); err != nil {
+		d.log.Error("config reload failed; keeping the running config", zap.Error(fmt.Errorf("%s: %w", cfg.Path, err)))
+		return
+	}
 	if err := d.applyProfiles(cfg); err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
 		return
@@ -329,12 +360,12 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 	}
 	d.metaAddr = ln.Addr().String()
 	h := &endpoint.Metadata{
-		Tokens:    d.broker,
-		Secret:    func() string { return d.metaSecret },
-		Profiles:  d.databricksProfile,
-		MinValid:  d.broker.MinValid,
-		Log:       d.log.Named("metadata"),
-		Authorize: peerAuthorizer(d.log),
+		Tokens:   d.broker,
+		Secret:   func() string { return d.metaSecret },
+		Profiles: d.databricksProfile,
+		MinValid: d.broker.MinValid,
+		Log:      d.log.Named("metadata"),
+		Access:   d.access,
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -343,7 +374,7 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		WriteTimeout:      40 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ConnContext:       withConnOwner,
+		ConnContext:       access.ConnContext,
 		ErrorLog:          zap.NewStdLog(d.log.Named("metadata")),
 	}
 	go func() {

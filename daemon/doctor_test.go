@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -65,11 +66,16 @@ flow = "managed-identity"
 	if err != nil {
 		t.Fatal(err)
 	}
+	pol, err := access.New(access.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.d = &Daemon{
-		opts:  Options{ConfigPath: f.cfgPath, Clock: clk},
-		cfg:   cfg,
-		store: f.mem,
-		http:  srv.Client(),
+		opts:   Options{ConfigPath: f.cfgPath, Clock: clk},
+		cfg:    cfg,
+		store:  f.mem,
+		http:   srv.Client(),
+		access: pol,
 	}
 	return f
 }
@@ -78,7 +84,7 @@ flow = "managed-identity"
 // joined).
 func (f *doctorFixture) checks(t *testing.T, profile string) map[string]ipc.Check {
 	t.Helper()
-	resp, err := f.d.doctor(context.Background(), profile)
+	resp, err := f.d.doctor(context.Background(), ipc.Self(), profile)
 	if err != nil {
 		t.Fatal(err)
 	}

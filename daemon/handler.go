@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/secret"
@@ -33,7 +34,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	case ipc.OpStatus:
 		return &ipc.Response{Status: d.status(ctx, peer)}, nil
 	case ipc.OpDoctor:
-		return d.doctor(ctx, req.Profile)
+		return d.doctor(ctx, peer, req.Profile)
 	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify, ipc.OpGitToken, ipc.OpGitErase:
 	default:
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
@@ -42,7 +43,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAccess(p, peer); err != nil {
+	if err := d.access.Use(peer, access.Socket, p.Name); err != nil {
 		return nil, err
 	}
 	switch req.Op {
@@ -59,8 +60,14 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		}
 		return &ipc.Response{}, nil
 	case ipc.OpLogin:
+		if err := d.access.Manage(peer, access.Socket, p.Name); err != nil {
+			return nil, err
+		}
 		return d.login(ctx, peer, p, prof, req, send)
 	case ipc.OpLogout:
+		if err := d.access.Manage(peer, access.Socket, p.Name); err != nil {
+			return nil, err
+		}
 		if err := prof.Logout(ctx); err != nil {
 			return nil, err
 		}
@@ -116,26 +123,11 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	if tenant == "" {
 		tenant, _ = tenantOf(p, prof)
 	}
-	d.audit(peer, p.Name, scope, tok.ExpiresOn)
+	d.access.Granted(peer, access.Socket, p.Name, scope, tok.ExpiresOn)
 	return &ipc.Response{Token: &ipc.Token{
 		AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix(),
 		Profile: p.Name, Scope: scope, Tenant: tenant,
 	}}, nil
-}
-
-// audit records who got which token; never the token itself.
-func (d *Daemon) audit(peer ipc.Peer, profile, scope string, expires time.Time) {
-	fields := []zap.Field{
-		zap.Uint32("uid", peer.UID), zap.Int32("pid", peer.PID), zap.String("profile", profile),
-		zap.String("scope", scope), zap.Time("expires", expires),
-	}
-	if peer.SID != "" {
-		fields = append(fields, zap.String("sid", peer.SID))
-	}
-	if exe := peerExecutable(peer.PID); exe != "" {
-		fields = append(fields, zap.String("exe", exe))
-	}
-	d.log.Named("audit").Info("token handed out", fields...)
 }
 
 func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
@@ -235,7 +227,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	}
 	for _, name := range sortedKeys(cfg.Profiles) {
 		p := cfg.Profiles[name]
-		if checkAccess(p, peer) != nil {
+		if !d.access.Allows(peer, name) {
 			continue
 		}
 		tenant, from := tenantOf(p, profiles[name])
@@ -272,6 +264,10 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 // are not classified keep their text: they come from our own code and the
 // store, which never put secrets in errors.
 func toWireError(err error) *ipc.Error {
+	var denied *access.Denied
+	if errors.As(err, &denied) {
+		return &ipc.Error{Code: denied.Code(), Message: denied.Error()}
+	}
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
 		return &ipc.Error{Code: ipc.CodeFailed, Message: err.Error()}

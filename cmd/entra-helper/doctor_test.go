@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -21,7 +22,7 @@ func doctorDaemon(t *testing.T, answer func(req *ipc.Request) *ipc.Response) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ipc.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+	srv := &ipcserver.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		send(answer(req))
 	}}
 	go srv.Serve(l)

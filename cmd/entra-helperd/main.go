@@ -23,7 +23,9 @@ import (
 var version = "dev"
 
 const usage = `Usage:
-  entra-helperd [run]              run the daemon in the foreground (logs to stderr)
+  entra-helperd [run] [--system]   run the daemon in the foreground (logs to stderr);
+                                   --system: the system service (system socket, other
+                                   users per profile's allowed_users/allowed_groups)
   entra-helperd service <install|uninstall|start|stop|restart|status> [--user | --system]
                                    manage the per-user (default) or system service
   entra-helperd check [--config FILE] [--store keyring|file] [--json]
@@ -41,18 +43,19 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
-	if len(args) > 0 {
+	if len(args) > 0 && args[0] != "--system" {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "run":
-		if len(args) > 0 {
-			fmt.Fprintf(stderr, "entra-helperd run takes no arguments\n%s", usage)
+		system := len(args) == 1 && args[0] == "--system"
+		if len(args) > 0 && !system {
+			fmt.Fprintf(stderr, "entra-helperd run takes only --system\n%s", usage)
 			return 2
 		}
 		n := openNotify()
 		err := svc.Run(func(ctx context.Context) error {
-			return daemon.Run(ctx, daemon.Options{Version: version, Stderr: stderr, Ready: n.ready})
+			return daemon.Run(ctx, daemon.Options{Version: version, Stderr: stderr, System: system, Ready: n.ready})
 		})
 		if err != nil {
 			n.failed(err)

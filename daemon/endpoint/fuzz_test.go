@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -106,7 +107,7 @@ func FuzzMetadata(f *testing.F) {
 		if method != http.MethodGet {
 			t.Fatalf("200 for method %q", method)
 		}
-		if !isLoopbackHost(host) {
+		if !access.IsLoopbackHost(host) {
 			t.Fatalf("200 for Host %q", host)
 		}
 		if version != SupportedVersion {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,7 +17,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // Headers of the Databricks metadata-service protocol.
@@ -40,7 +43,7 @@ type Tokens interface {
 //
 //   - 404 wrong secret, unknown profile or any other path (one body for all);
 //   - 403 a Host header that is not loopback (DNS rebinding), a peer that
-//     Authorize refuses, or an X-Databricks-Host that is not the profile's
+//     the access policy refuses, or an X-Databricks-Host that is not the profile's
 //     databricks_host (or the profile has none);
 //   - 405 a method other than GET (Allow: GET);
 //   - 400 X-Databricks-Metadata-Version missing or not "1";
@@ -65,10 +68,19 @@ type Metadata struct {
 	MinValid func() time.Duration
 	// Log receives one line per answer (nil: no logging).
 	Log *zap.Logger
-	// Authorize may refuse a request, e.g. by the uid of its TCP peer (nil: allow).
-	Authorize func(r *http.Request) error
+	// Access is the daemon's access policy (nil: every request is allowed
+	// and nothing is audited; tests). Its server must use
+	// access.ConnContext.
+	Access Access
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+}
+
+// Access decides who may use a profile on a loopback endpoint and records
+// what was handed out; *access.Policy implements it.
+type Access interface {
+	CheckRequest(r *http.Request, s access.Surface, profile string) (ipc.Peer, error)
+	Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time)
 }
 
 // tokenResponse is the body the SDKs expect.
@@ -88,14 +100,20 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.answer(w, r, "", http.StatusNotFound, CodeNotFound, notFoundBody, "wrong secret or path", start)
 		return
 	}
-	if !isLoopbackHost(r.Host) {
+	if !access.IsLoopbackHost(r.Host) {
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			"entra-helper: the Host header must be 127.0.0.1, localhost or [::1]", "non-loopback Host header", start)
 		return
 	}
-	if m.Authorize != nil {
-		if err := m.Authorize(r); err != nil {
-			m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
+	var peer ipc.Peer
+	if m.Access != nil {
+		var err error
+		if peer, err = m.Access.CheckRequest(r, access.Metadata, profile); err != nil {
+			status, code := http.StatusForbidden, CodeAccessDenied
+			if d := (*access.Denied)(nil); errors.As(err, &d) && d.Busy {
+				status, code = http.StatusTooManyRequests, CodeUnavailable
+			}
+			m.answer(w, r, profile, status, code,
 				"entra-helper: this caller may not use the daemon's tokens", "peer refused: "+err.Error(), start)
 			return
 		}
@@ -134,11 +152,11 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"workspace host mismatch", start)
 		return
 	}
-	m.token(w, r, profile, scopes, start)
+	m.token(w, r, peer, profile, scopes, start)
 }
 
 // token answers with a token of the profile.
-func (m *Metadata) token(w http.ResponseWriter, r *http.Request, profile string, scopes []string, start time.Time) {
+func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, profile string, scopes []string, start time.Time) {
 	minValid := MinTokenValidity
 	if m.MinValid != nil && m.MinValid() > minValid {
 		minValid = m.MinValid()
@@ -170,6 +188,9 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, profile string,
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	m.log(r, profile, http.StatusOK, "", start, zap.Time("expires_on", tok.ExpiresOn))
+	if m.Access != nil {
+		m.Access.Granted(peer, access.Metadata, profile, strings.Join(scopes, " "), tok.ExpiresOn)
+	}
 }
 
 // route checks the path secret in constant time and returns the profile.
@@ -197,22 +218,6 @@ func (m *Metadata) route(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return name, true
-}
-
-// isLoopbackHost reports whether a Host header names a loopback address
-// (127.0.0.0/8, ::1 or localhost), with or without a port.
-func isLoopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
-		host = host[1 : len(host)-1]
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // normalizeHost returns a workspace URL as lower-case https://host[:port],

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/ipc"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -158,7 +161,7 @@ func TestMetadata(t *testing.T) {
 			}
 			m := newMetadata(ft, zap.New(core))
 			if tc.authorize != nil {
-				m.Authorize = func(*http.Request) error { return tc.authorize }
+				m.Access = &fakeAccess{err: tc.authorize}
 			}
 			method := tc.method
 			if method == "" {
@@ -298,5 +301,38 @@ func TestNormalizeHost(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("normalizeHost(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// fakeAccess refuses with err, or allows and counts grants.
+type fakeAccess struct {
+	err     error
+	granted []string
+}
+
+func (a *fakeAccess) CheckRequest(r *http.Request, s access.Surface, profile string) (ipc.Peer, error) {
+	return ipc.Peer{UID: 1001}, a.err
+}
+
+func (a *fakeAccess) Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time) {
+	a.granted = append(a.granted, fmt.Sprintf("%d %s %s %s", peer.UID, s, profile, scope))
+}
+
+// TestMetadataAuditsGrant: a token handed out is told to the access policy
+// with the request's peer, profile and scopes.
+func TestMetadataAuditsGrant(t *testing.T) {
+	acc := &fakeAccess{}
+	m := newMetadata(&fakeTokens{tok: goodToken()}, zap.NewNop())
+	m.Access = acc
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8771/"+pathSecret+"/prod", nil)
+	req.Header.Set(VersionHeader, "1")
+	req.Header.Set(HostHeader, wsHost)
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if len(acc.granted) != 1 || !strings.HasPrefix(acc.granted[0], "1001 metadata prod ") {
+		t.Fatalf("granted %q, want one grant to uid 1001 on the metadata surface for prod", acc.granted)
 	}
 }

@@ -5,7 +5,7 @@
 // measured the way the daemon's is. It serves, until its stdin closes or it
 // gets SIGTERM:
 //
-//   - a bare ipc.Server on -socket (rate limit off, the default peer check)
+//   - a bare ipcserver.Server on -socket (no access policy: no rate limit, the default owner check)
 //     whose handler answers every request with one token held in memory;
 //   - a bare net/http server on a loopback port whose handler writes one
 //     constant JSON body the size of the metadata endpoint's answer.
@@ -27,11 +27,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
 func main() {
-	socket := flag.String("socket", "", "socket path of the bare ipc.Server")
+	socket := flag.String("socket", "", "socket path of the bare ipcserver.Server")
 	tokenLen := flag.Int("token-len", 1500, "length of the token both servers answer with")
 	flag.Parse()
 	if *socket == "" {
@@ -47,7 +48,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
 	}
-	srv := &ipc.Server{RateLimit: ipc.RateLimit{PerSecond: -1},
+	srv := &ipcserver.Server{
 		Handler: func(_ context.Context, _ ipc.Peer, _ *ipc.Request, send func(*ipc.Response) error) {
 			_ = send(&ipc.Response{Token: tok})
 		}}

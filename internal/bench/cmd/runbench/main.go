@@ -54,7 +54,7 @@ func main() {
 	flag.StringVar(&r.fakeBin, "fake", "", "the fake-entra binary")
 	flag.StringVar(&r.helloBin, "hello", "", "the hello-world binary (built like entra-helper)")
 	flag.StringVar(&r.rawToken, "raw-token", "", "optional: the rawtoken floor (internal/bench/cmd/rawtoken), timed beside entra-helper token")
-	flag.StringVar(&r.floorBin, "floor", "", "the floor binary (internal/bench/cmd/floor): bare ipc.Server and net/http references")
+	flag.StringVar(&r.floorBin, "floor", "", "the floor binary (internal/bench/cmd/floor): bare ipcserver.Server and net/http references")
 	flag.StringVar(&r.profileDir, "profile", "", "write CPU profiles of the daemon (built with -tags benchprofile) at 8 clients, and the client's traces, to this directory")
 	flag.IntVar(&r.runs, "runs", 200, "fresh processes of each kind for the start-up comparison")
 	flag.DurationVar(&r.dur, "duration", 3*time.Second, "length of each load run")
@@ -163,7 +163,7 @@ func (r *runner) run() bool {
 		return true
 	}
 	defer r.fake.stop()
-	progress("starting the floor (bare ipc.Server and net/http)")
+	progress("starting the floor (bare ipcserver.Server and net/http)")
 	if r.floor, err = startFloor(r.floorBin, r.work); err != nil {
 		r.fail("setup", "floor", err)
 		return true
@@ -398,7 +398,7 @@ func (r *runner) loadRow(area string, clients int, l load) {
 func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
 
 // socketLoad measures token requests over the Unix socket, the daemon's
-// against the floor's bare ipc.Server answering from memory.
+// against the floor's bare ipcserver.Server answering from memory.
 func (r *runner) socketLoad(e *env) {
 	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
 	sock := func(path string) func(int) loadgen.Result {
@@ -406,7 +406,7 @@ func (r *runner) socketLoad(e *env) {
 	}
 	runs := r.compare(
 		surface{"socket", e.pid, sock(e.socket), e.pprofURL()},
-		surface{"socket floor: bare ipc.Server, token in memory", r.floor.pid, sock(r.floor.Socket), ""},
+		surface{"socket floor: bare ipcserver.Server, token in memory", r.floor.pid, sock(r.floor.Socket), ""},
 	)
 	d, f := runs[0][8], runs[1][8]
 	if d.cpuPer > 0 && f.cpuPer > 0 {
