@@ -99,3 +99,6 @@ func sameWorkspace(configured, got string) (want string, wok, match bool) {
 	g, gok := normalizeHost(got)
 	return n.host, true, gok && g == n.host
 }
+
+// bodyPool holds the buffers token answers are rendered into.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
