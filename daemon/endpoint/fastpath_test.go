@@ -1,9 +1,18 @@
 package endpoint
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/daemon/auth"
 )
 
 func TestAppendJSONMatchesMarshal(t *testing.T) {
@@ -57,4 +66,76 @@ func TestSetTokenHeaders(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, h.Get(k), v)
 		}
 	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status, so that
+// an allocation count sees the handler's allocations, not a recorder's.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(s int)   { w.status = s }
+func (w *discardWriter) Write(b []byte) (int, error) {
+	w.n += len(b)
+	return len(b), nil
+}
+
+// TestMetadataHitAllocs guards the metadata endpoint's answer from the
+// cache: route and secret, loopback Host, the access policy (with the
+// connection's owner looked up, as the daemon's server does, on a real
+// loopback connection), the version and workspace headers, the token and
+// its answer. Allocation counts do not depend on the machine's speed.
+func TestMetadataHitAllocs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	ctx := access.ConnContext(context.Background(), server)
+
+	audit := access.NewAudit(zap.NewNop(), access.AuditOptions{})
+	defer audit.Close()
+	pol, err := access.New(access.Options{Audit: audit}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMetadata(&hitTokens{tok: goodToken()}, zap.NewNop())
+	m.Access = pol
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8771/"+pathSecret+"/prod", nil).WithContext(ctx)
+	req.RemoteAddr = client.LocalAddr().String()
+	req.Header.Set(VersionHeader, "1")
+	req.Header.Set(HostHeader, wsHost)
+	w := &discardWriter{h: http.Header{}}
+	m.ServeHTTP(w, req)
+	if w.status != http.StatusOK || w.n == 0 {
+		t.Fatalf("status %d, %d bytes: the policy refused the test's own connection?", w.status, w.n)
+	}
+	// Measured: 2, both in this test's Profiles function (a new scope
+	// slice per call): the endpoint itself allocates nothing for an answer
+	// from the cache.
+	const max = 3
+	if n := testing.AllocsPerRun(200, func() { clear(w.h); m.ServeHTTP(w, req) }); n > max {
+		t.Errorf("a metadata answer from the cache allocates %.0f times, want at most %d", n, max)
+	}
+}
+
+// hitTokens hands out one token without recording calls (fakeTokens'
+// record would be counted).
+type hitTokens struct{ tok auth.Token }
+
+func (h *hitTokens) Token(context.Context, string, []string, time.Duration) (auth.Token, error) {
+	return h.tok, nil
 }
