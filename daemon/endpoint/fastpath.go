@@ -5,12 +5,13 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/entra-helper/entra-helper/entra"
 )
 
 // The hot path of the loopback endpoints: a token answered from the cache.
 // Its body is rendered without reflection, its headers are set without
-// allocating, and the configured workspace host is normalised once, not per
-// request (docs/performance.md).
+// allocating, and a workspace header already in normal form is not parsed (docs/performance.md).
 
 // Header values of a token answer, shared by every answer: net/http only
 // reads a handler's header values, and nothing here changes them.
@@ -69,35 +70,20 @@ func appendJSONInt(b []byte, key string, n int64) []byte {
 	return strconv.AppendInt(appendKey(b, key), n, 10)
 }
 
-// hostCache remembers normalizeHost of the configured workspace hosts (a
-// handful of strings that change only on a reload).
-var hostCache sync.Map // string -> normalized
-
-type normalized struct {
-	host string
-	ok   bool
-}
-
 // sameWorkspace reports whether the X-Databricks-Host header got names the
-// configured workspace host configured; want is configured normalised ("",
-// false if it is not a valid workspace URL). A header equal to the
-// configured text matches without parsing it.
-func sameWorkspace(configured, got string) (want string, wok, match bool) {
-	var n normalized
-	if v, ok := hostCache.Load(configured); ok {
-		n = v.(normalized)
-	} else {
-		n.host, n.ok = normalizeHost(configured)
-		hostCache.Store(configured, n)
+// workspace want (normalised by entra.WorkspaceURL, as config.Load leaves
+// databricks_host). A header that is already the normal form, as the SDKs
+// send it from a DATABRICKS_HOST written by this program, matches without
+// being parsed.
+func sameWorkspace(want, got string) bool {
+	if want == "" {
+		return false
 	}
-	if !n.ok {
-		return "", false, false
+	if got == want {
+		return true
 	}
-	if got == configured {
-		return n.host, true, true
-	}
-	g, gok := normalizeHost(got)
-	return n.host, true, gok && g == n.host
+	g, ok := entra.WorkspaceURL(got)
+	return ok && g == want
 }
 
 // bodyPool holds the buffers token answers are rendered into.
