@@ -21,7 +21,9 @@ func effectiveMinValid(minValid func() time.Duration) time.Duration {
 
 // freshToken asks tokens for a token of profile with at least minValid left
 // and checks what comes back: a token that is empty or has less than
-// minValid left (by now) is an error, never an answer.
+// MinTokenValidity left (by now) is an error, never an answer. (The broker
+// may serve less than minValid when Entra issues shorter tokens, with a
+// warning in the daemon's log.)
 func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []string, minValid time.Duration, now func() time.Time) (auth.Token, error) {
 	tok, err := tokens.Token(ctx, profile, scopes, minValid)
 	if err != nil {
@@ -30,7 +32,7 @@ func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []str
 	if tok.Value.Empty() {
 		return auth.Token{}, &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
 	}
-	if tok.ExpiresOn.Sub(now()) < minValid {
+	if tok.ExpiresOn.Sub(now()) < MinTokenValidity {
 		return auth.Token{}, &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
 	}
 	return tok, nil
@@ -43,11 +45,7 @@ func writeToken(w http.ResponseWriter, v any) error {
 	if err != nil {
 		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setTokenHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
