@@ -148,16 +148,10 @@ func newSetupWorld(t *testing.T, environ []string, home string) *setupWorld {
 // fresh 0600 key, and the token works.
 func TestSetupHeadlessFileStore(t *testing.T) {
 	e := newNoBusEnv(t)
-	home := ""
-	for _, kv := range e.environ {
-		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
-			home = v
-		}
-	}
-	w := newSetupWorld(t, e.environ, home)
+	w := newSetupWorld(t, e.environ, e.home)
 	before := e.marked()
 	w.signIn("file")
-	key := filepath.Join(home, ".config", "entra-helper", "store.key")
+	key := filepath.Join(e.home, ".config", "entra-helper", "store.key")
 	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the store key %s: %v, mode %v; want 0600", key, err, fi)
 	}
@@ -209,13 +203,7 @@ func TestSetupDesktopKeyring(t *testing.T) {
 // and the profile signs in and gets a token.
 func TestDoctorFixSwitchesToFileStore(t *testing.T) {
 	e := newNoBusEnv(t)
-	home := ""
-	for _, kv := range e.environ {
-		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
-			home = v
-		}
-	}
-	w := newSetupWorld(t, e.environ, home)
+	w := newSetupWorld(t, e.environ, e.home)
 	w.entra.AddApp(entratest.App{ClientID: spClientID, Secret: setupSecret})
 	t.Cleanup(w.stopDaemon)
 	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nstore = \"keyring\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"" +
