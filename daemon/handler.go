@@ -123,6 +123,11 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	if tenant == "" {
 		tenant, _ = tenantOf(p, prof)
 	}
+	if req.Tenant != "" {
+		if err := d.checkAskedTenant(ctx, p, req.Tenant, tenant); err != nil {
+			return nil, err
+		}
+	}
 	d.access.Granted(peer, access.Socket, p.Name, scope, tok.ExpiresOn)
 	return &ipc.Response{Token: &ipc.Token{
 		AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix(),

@@ -54,8 +54,8 @@ func appendFast(b []byte, v any) (out []byte, ok bool) {
 }
 
 func appendRequest(b []byte, r *Request) ([]byte, bool) {
-	if r.Login != nil || !plainString(r.Op) || !plainString(r.Profile) || !plainString(r.Token) {
-		return b, false
+	if r.Login != nil || r.Tenant != "" || !plainString(r.Op) || !plainString(r.Profile) || !plainString(r.Token) {
+		return b, false // Tenant is rare (az --tenant): encoding/json writes it
 	}
 	for _, s := range r.Scopes {
 		if !plainString(s) {

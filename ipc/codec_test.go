@@ -36,6 +36,7 @@ func TestFastEncodeMatchesJSON(t *testing.T) {
 		{"verify", &Request{V: 1, Op: OpVerify, Token: bigToken}, true},
 		{"negative min valid", &Request{V: 1, Op: OpToken, MinValidMS: -5}, true},
 		{"login", &Request{V: 1, Op: OpLogin, Login: &LoginRequest{ClientSecret: "x"}}, false},
+		{"expected tenant", &Request{V: 1, Op: OpToken, Tenant: "contoso.com"}, false},
 		{"profile with a quote", &Request{V: 1, Op: OpToken, Profile: `a"b`}, false},
 		{"scope with <>&", &Request{V: 1, Op: OpToken, Scopes: []string{"a<b>&c"}}, true},
 		{"non-ASCII", &Request{V: 1, Op: OpToken, Profile: "prød"}, false},
@@ -60,6 +61,20 @@ func TestFastEncodeMatchesJSON(t *testing.T) {
 				t.Fatalf("fast encoding\n%s\ndiffers from encoding/json's\n%s", got, jsonBody(t, tt.v))
 			}
 		})
+	}
+}
+
+// A field the fast encoder neither writes nor falls back on would be dropped
+// silently (az's --tenant once was): every field of Request must be one it
+// knows.
+func TestFastEncodeKnowsEveryRequestField(t *testing.T) {
+	known := map[string]bool{"V": true, "Op": true, "Profile": true, "Scopes": true, "MinValidMS": true, "Token": true, // written
+		"Login": true, "Tenant": true} // fall back to encoding/json
+	rt := reflect.TypeOf(Request{})
+	for i := range rt.NumField() {
+		if f := rt.Field(i); !known[f.Name] {
+			t.Errorf("Request.%s is new: write it in appendRequest (and decodeRequest) or fall back to encoding/json when it is set", f.Name)
+		}
 	}
 }
 

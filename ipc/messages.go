@@ -35,6 +35,11 @@ type Request struct {
 	MinValidMS int64         `json:"min_valid_ms,omitempty"`
 	Login      *LoginRequest `json:"login,omitempty"`
 	Token      string        `json:"token,omitempty"` // for OpVerify and OpGitErase
+	// Tenant, for OpToken, is the tenant the caller expects (a GUID or a
+	// verified domain, e.g. az's --tenant): the daemon refuses when the
+	// profile signs in to another, and always for common, organizations and
+	// consumers.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // LoginRequest carries what a sign-in needs from the user. Secret fields are

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -44,11 +45,8 @@ const (
 	envNoAutostart = "ENTRA_HELPER_NO_AUTOSTART"
 )
 
-// Well-known scopes.
-const (
-	databricksScope = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
-	managementScope = "https://management.core.windows.net//.default"
-)
+// databricksScope is the Azure Databricks scope, the same in every cloud.
+const databricksScope = entra.DatabricksResource + "/.default"
 
 // exitError is an error with the process exit code it stands for. Its
 // message is one sentence for the user and never holds a token or secret.

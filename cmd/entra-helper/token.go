@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -42,14 +43,6 @@ Options:
                           header: "Authorization: Bearer <token>"
 `
 
-// resourceScope turns a v1 resource into its .default scope the way the
-// Azure CLI does: R + "/.default", also when R ends with a slash. Entra
-// accepts both forms, but only the double slash yields tokens whose aud
-// keeps the trailing slash that some APIs (Azure Resource Manager) expect.
-func resourceScope(resource string) string {
-	return resource + "/.default"
-}
-
 func (a *app) cmdToken(args []string) error {
 	fs := newFlagSet("token")
 	profile := a.profileFlag(fs)
@@ -78,7 +71,7 @@ func (a *app) cmdToken(args []string) error {
 		if *resource == "" {
 			return fs.usagef("--resource needs a resource URI or application ID")
 		}
-		req.Scopes = append(req.Scopes, resourceScope(*resource))
+		req.Scopes = append(req.Scopes, entra.Scope(*resource))
 	}
 	if fs.isSet("min-valid") {
 		d, err := time.ParseDuration(*minValid)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -20,12 +21,15 @@ func TestResourceScope(t *testing.T) {
 		{"https://graph.microsoft.com/", "https://graph.microsoft.com//.default"},
 	}
 	for _, tt := range tests {
-		if got := resourceScope(tt.resource); got != tt.want {
-			t.Errorf("resourceScope(%q) = %q, want %q", tt.resource, got, tt.want)
+		if got := entra.Scope(tt.resource); got != tt.want {
+			t.Errorf("entra.Scope(%q) = %q, want %q", tt.resource, got, tt.want)
 		}
 	}
-	if resourceScope("https://management.core.windows.net/") != managementScope {
+	if entra.Scope("https://management.core.windows.net/") != managementScope {
 		t.Errorf("managementScope %q is not the management resource's scope", managementScope)
+	}
+	if entra.Clouds[0].ManagementScope() != managementScope {
+		t.Errorf("the public cloud's management scope is %q", entra.Clouds[0].ManagementScope())
 	}
 }
 

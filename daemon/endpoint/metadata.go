@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -139,10 +139,10 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"entra-helper: unsupported "+VersionHeader+" (supported: "+SupportedVersion+")", "unsupported version", start)
 		return
 	}
-	want, wok := normalizeHost(host)
-	got, gok := normalizeHost(r.Header.Get(HostHeader))
+	want := host // config.Load normalised it with entra.WorkspaceURL
+	got, gok := entra.WorkspaceURL(r.Header.Get(HostHeader))
 	switch {
-	case !wok:
+	case want == "":
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q has no databricks_host; set it in the config file", profile), "no databricks_host", start)
 		return
@@ -218,37 +218,6 @@ func (m *Metadata) route(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return name, true
-}
-
-// normalizeHost returns a workspace URL as lower-case https://host[:port],
-// without a default port or a trailing slash. A bare host is taken as https.
-func normalizeHost(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", false
-	}
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", false
-	}
-	if p := strings.Trim(u.Path, "/"); p != "" {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
-		port = ""
-	}
-	if port != "" {
-		host = net.JoinHostPort(host, port)
-	} else if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return scheme + "://" + host, true
 }
 
 func (m *Metadata) now() time.Time {

@@ -281,29 +281,6 @@ func TestMetadataEmptySecretRefusesAll(t *testing.T) {
 	}
 }
 
-func TestNormalizeHost(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-		ok       bool
-	}{
-		{"https://ADB-1.7.azuredatabricks.net/", "https://adb-1.7.azuredatabricks.net", true},
-		{"adb-1.7.azuredatabricks.net", "https://adb-1.7.azuredatabricks.net", true},
-		{"https://h:443", "https://h", true},
-		{"https://h:8443", "https://h:8443", true},
-		{"http://h:80", "http://h", true},
-		{"https://[::1]:443", "https://[::1]", true},
-		{"https://h/path", "", false},
-		{"https://h?q", "", false},
-		{"https://u@h", "", false},
-		{"", "", false},
-	} {
-		got, ok := normalizeHost(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("normalizeHost(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 // fakeAccess refuses with err, or allows and counts grants.
 type fakeAccess struct {
 	err     error
