@@ -212,4 +212,13 @@ type Check struct {
 	Level   string `json:"level"` // CheckOK, CheckWarn or CheckFail
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+	// Action names what `entra-helper doctor --fix` can do about it: one
+	// of the Action constants, "" for nothing.
+	Action string `json:"action,omitempty"`
 }
+
+// Actions of a Check that `entra-helper doctor --fix` can take.
+const (
+	ActionSetup     = "setup"      // no config file: run entra-helper setup
+	ActionFileStore = "file-store" // the keychain cannot be used: switch to the file store
+)

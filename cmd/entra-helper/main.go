@@ -158,6 +158,7 @@ func commands() []*command {
 		{"git", "make git use entra-helper for a URL", gitUsage, (*app).cmdGit},
 		{"inspect", "decode a token's header and claims", inspectUsage, (*app).cmdInspect},
 		{"doctor", "check the setup and say what to fix", doctorUsage, (*app).cmdDoctor},
+		{"setup", "create or update a profile, pick a store and sign in", setupUsage, (*app).cmdSetup},
 		{"version", "print the client's version", versionUsage, (*app).cmdVersion},
 		{"help", "show help for a command", helpUsage, (*app).cmdHelp},
 	}
