@@ -6,7 +6,6 @@ package endpoint
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
-	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -83,13 +81,6 @@ type Access interface {
 	Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time)
 }
 
-// tokenResponse is the body the SDKs expect.
-type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresOn   int64  `json:"expires_on"`
-}
-
 const notFoundBody = "entra-helper: not found; check DATABRICKS_METADATA_SERVICE_URL (entra-helper databricks env prints it)"
 
 // ServeHTTP implements http.Handler.
@@ -140,13 +131,13 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	want := host // config.Load normalised it with entra.WorkspaceURL
-	got, gok := entra.WorkspaceURL(r.Header.Get(HostHeader))
+	match := sameWorkspace(want, r.Header.Get(HostHeader))
 	switch {
 	case want == "":
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q has no databricks_host; set it in the config file", profile), "no databricks_host", start)
 		return
-	case !gok || got != want:
+	case !match:
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q serves %s, not the requested workspace; set DATABRICKS_HOST to it or use another profile", profile, want),
 			"workspace host mismatch", start)
@@ -174,19 +165,16 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, 
 		m.log(r, profile, f.Status, "token error", start, zap.Error(err))
 		return
 	}
-	body, err := json.Marshal(tokenResponse{AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix()})
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, CodeServerError, "entra-helper: cannot encode the token")
-		m.log(r, profile, http.StatusInternalServerError, "token error", start, zap.Error(err))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
+	bp := bodyPool.Get().(*[]byte)
+	body := appendJSONString((*bp)[:0], "access_token", tok.Value.Reveal())
+	body = appendJSONString(body, "token_type", "Bearer")
+	body = append(appendJSONInt(body, "expires_on", tok.ExpiresOn.Unix()), '}')
+	setTokenHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = w.Write(body) // copied into the connection's buffer
+	clear(body)          // no copy of the token stays in the pool
+	*bp = body[:0]
+	bodyPool.Put(bp)
 	m.log(r, profile, http.StatusOK, "", start, zap.Time("expires_on", tok.ExpiresOn))
 	if m.Access != nil {
 		m.Access.Granted(peer, access.Metadata, profile, strings.Join(scopes, " "), tok.ExpiresOn)
@@ -234,8 +222,22 @@ func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string
 }
 
 // log records one answer: never the path (it holds the secret) nor a token.
+// A token handed out is logged at debug level only: the access policy's
+// audit trail records it (aggregated), and a line per answer would cost
+// the hot path more than the rest of the answer (docs/performance.md).
 func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if m.Log == nil {
+		return
+	}
+	level := zap.InfoLevel
+	switch {
+	case status == http.StatusOK:
+		level = zap.DebugLevel
+	case status >= 500:
+		level = zap.WarnLevel
+	}
+	ce := m.Log.Check(level, "metadata request")
+	if ce == nil {
 		return
 	}
 	fields := []zap.Field{
@@ -250,10 +252,5 @@ func (m *Metadata) log(r *http.Request, profile string, status int, reason strin
 	if reason != "" {
 		fields = append(fields, zap.String("reason", reason))
 	}
-	fields = append(fields, extra...)
-	if status >= 500 {
-		m.Log.Warn("metadata request", fields...)
-		return
-	}
-	m.Log.Info("metadata request", fields...)
+	ce.Write(append(fields, extra...)...)
 }
