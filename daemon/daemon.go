@@ -153,6 +153,9 @@ func Run(ctx context.Context, opts Options) error {
 
 	policy := opts.Policy
 	policy.MinValid = cfg.Daemon.MinValid
+	if policy.Warn == nil {
+		policy.Warn = d.warnFreshness
+	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
 	if err := d.applyProfiles(cfg); err != nil {

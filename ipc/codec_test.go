@@ -42,6 +42,7 @@ func TestFastEncodeMatchesJSON(t *testing.T) {
 		{"non-ASCII", &Request{V: 1, Op: OpToken, Profile: "prød"}, false},
 		{"token answer", &Response{V: 1, Token: &Token{AccessToken: bigToken, TokenType: "Bearer", ExpiresOn: 1700000000, Profile: "p", Scope: "s t", Tenant: "t"}}, true},
 		{"zero token", &Response{V: 1, Token: &Token{}}, true},
+		{"token answer with a warning", &Response{V: 1, Token: &Token{AccessToken: "a", Warning: "w"}}, false},
 		{"error answer", &Response{V: 1, Error: &Error{Code: CodeNeedsLogin, Message: "run `entra-helper login -p prod` (it's quick)"}}, true},
 		{"error with newline", &Response{V: 1, Error: &Error{Code: CodeFailed, Message: "a\nb"}}, false},
 		{"empty answer", &Response{V: 1}, true},

@@ -121,6 +121,10 @@ type Token struct {
 	Profile     string `json:"profile"`
 	Scope       string `json:"scope"` // space-separated
 	Tenant      string `json:"tenant"`
+	// Warning, when set, is one sentence for the user's stderr: the token
+	// has less left than asked (Entra issues shorter tokens, or it answered
+	// moments ago) and what to do. The token is good to use.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Status is the daemon's state for `entra-helper status`.
@@ -168,6 +172,7 @@ type TokenStatus struct {
 	LastRenewal int64  `json:"last_renewal,omitempty"` // Unix seconds
 	Failures    int    `json:"failures,omitempty"`     // consecutive failed renewals
 	LastError   string `json:"last_error,omitempty"`
+	Warning     string `json:"warning,omitempty"` // why the last request got less freshness than it asked for
 }
 
 // ProfileInfo is a profile's non-secret settings.

@@ -98,6 +98,13 @@ func (a *app) getToken(req *ipc.Request) (*ipc.Token, error) {
 	if resp.Token == nil || resp.Token.AccessToken == "" {
 		return nil, failf("entra-helperd answered without a token for %s; see its log", profileName(req.Profile))
 	}
+	if w := resp.Token.Warning; w != "" {
+		prefix := "entra-helper: warning: "
+		if a.azMode {
+			prefix = "WARNING: "
+		}
+		fmt.Fprintln(a.stderr, prefix+w)
+	}
 	return resp.Token, nil
 }
 

@@ -254,3 +254,22 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenWarningGoesToStderr: a token served with less left than asked is
+// printed as usual (exit 0) and the daemon's warning goes to stderr, once.
+func TestTokenWarningGoesToStderr(t *testing.T) {
+	const warning = `profile "prod": the token has 3m0s left, less than the 5m0s asked`
+	f := &fakeDaemon{answer: func(req *ipc.Request, _ func(*ipc.Event)) (*ipc.Response, error) {
+		tok := testToken(req.Profile, req.Scopes)
+		tok.Warning = warning
+		return &ipc.Response{Token: tok}, nil
+	}}
+	a, _, _ := testApp(f, nil)
+	code, out, errOut := runApp(t, a, "token")
+	if code != 0 || out != testToken("prod", nil).AccessToken+"\n" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	if errOut != "entra-helper: warning: "+warning+"\n" {
+		t.Fatalf("stderr %q", errOut)
+	}
+}

@@ -50,7 +50,8 @@ type Tokens interface {
 //     (Retry-After when Entra sent one);
 //   - 500 any other failure to get a token (e.g. a wrong client secret);
 //   - 200 {"access_token","token_type":"Bearer","expires_on":<Unix seconds>}
-//     for a token with at least max(MinValid(), 60s) left.
+//     for a token with at least max(MinValid(), 60s) left, or, when Entra
+//     issues tokens too short for that, the broker's freshest (at least 60s).
 //
 // A request with a wrong secret is answered 404 before anything else is
 // looked at, so it learns nothing else. Error bodies are JSON,
@@ -156,7 +157,9 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, 
 	if err == nil && tok.Value.Empty() {
 		err = &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
 	}
-	if err == nil && tok.ExpiresOn.Sub(m.now()) < minValid {
+	// The broker may serve less than minValid when Entra issues shorter
+	// tokens (with a warning in the daemon's log), never less than this.
+	if err == nil && tok.ExpiresOn.Sub(m.now()) < MinTokenValidity {
 		err = &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
 	}
 	if err != nil {

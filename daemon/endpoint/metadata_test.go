@@ -148,7 +148,7 @@ func TestMetadata(t *testing.T) {
 			wantStatus: 500, wantCalls: 1, wantBody: "the client secret is wrong"},
 		{name: "unclassified", path: good, headers: okHeaders, tokErr: errors.New("boom"),
 			wantStatus: 500, wantCalls: 1, wantBody: "cannot get a token; see the daemon's log"},
-		{name: "token too short-lived", path: good, headers: okHeaders, tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(4 * time.Minute)},
+		{name: "token too short-lived", path: good, headers: okHeaders, tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(59 * time.Second)},
 			wantStatus: 503, wantCalls: 1, wantBody: "no token with enough lifetime left"},
 		{name: "empty token", path: good, headers: okHeaders, tok: auth.Token{ExpiresOn: now.Add(time.Hour)},
 			wantStatus: 500, wantCalls: 1, wantBody: "empty token"},
@@ -262,6 +262,22 @@ func TestMetadataMinValidFloor(t *testing.T) {
 	m.ServeHTTP(rec, req)
 	if rec.Code != 200 || len(ft.calls) != 1 || ft.calls[0].minValid != MinTokenValidity {
 		t.Errorf("status %d, calls %+v; want minValid %v", rec.Code, ft.calls, MinTokenValidity)
+	}
+}
+
+// TestMetadataServesShortTokens: when Entra issues tokens shorter than
+// min_valid, the broker serves its freshest (at least 60 s left) and the
+// endpoint passes it on instead of failing every request.
+func TestMetadataServesShortTokens(t *testing.T) {
+	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(2 * time.Minute)}}
+	m := newMetadata(ft, nil)
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/"+pathSecret+"/prod", nil)
+	req.Header.Set(VersionHeader, "1")
+	req.Header.Set(HostHeader, wsHost)
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), fakeToken) {
+		t.Errorf("status %d, body %q; want 200 with the token", rec.Code, rec.Body.String())
 	}
 }
 
