@@ -26,6 +26,7 @@ type noBusEnv struct {
 	t       *testing.T
 	environ []string
 	marker  string
+	home    string
 	cfg     string
 	tripped string // exists once dbus-launch was run
 }
@@ -45,7 +46,7 @@ func newNoBusEnv(t *testing.T) *noBusEnv {
 			t.Fatal(err)
 		}
 	}
-	e := &noBusEnv{t: t, cfg: filepath.Join(home, ".config", "entra-helper", "config.toml"), tripped: filepath.Join(dir, "dbus-launch-ran")}
+	e := &noBusEnv{t: t, home: home, cfg: filepath.Join(home, ".config", "entra-helper", "config.toml"), tripped: filepath.Join(dir, "dbus-launch-ran")}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	e.marker = "ENTRA_HELPER_E2E_NOBUS=" + hex.EncodeToString(b)
