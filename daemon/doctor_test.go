@@ -15,6 +15,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/clock"
+	"github.com/entra-helper/entra-helper/internal/private"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
 )
@@ -191,7 +192,7 @@ func TestDoctorFileStoreKey(t *testing.T) {
 			dir := t.TempDir()
 			key := filepath.Join(dir, "store.key")
 			if tt.exist {
-				if err := os.WriteFile(key, make([]byte, 32), tt.mode); err != nil {
+				if err := private.WriteNew(key, make([]byte, 32)); err != nil {
 					t.Fatal(err)
 				}
 				os.Chmod(key, tt.mode)
