@@ -323,7 +323,7 @@ func TestWindowsFileStore(t *testing.T) {
 		}
 	}
 
-	w.restartWine()
+	w.stopDaemon()
 	w.startDaemon(env)
 	out, _, _ := w.client(env, "", "status")
 	if !strings.Contains(out, "file") {
