@@ -26,12 +26,15 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/daemon/source"
+	"github.com/entra-helper/entra-helper/daemon/tenant"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
@@ -39,14 +42,23 @@ import (
 
 // Options configure Run. Zero values take the defaults of the spec.
 type Options struct {
-	ConfigPath string      // "": ENTRA_HELPER_CONFIG, else the user's config dir
-	SocketPath string      // "": ENTRA_HELPER_SOCKET, else the per-user default
-	Version    string      // reported by status
-	Stderr     io.Writer   // log destination; nil: os.Stderr
-	Clock      clock.Clock // nil: the real clock
+	ConfigPath string // "": ENTRA_HELPER_CONFIG, else the user's config dir
+	// SocketPath is where to listen; "": ENTRA_HELPER_SOCKET, else the
+	// system socket (ipc.SystemSocketPath) in system mode, else the
+	// per-user default.
+	SocketPath string
+	// System is system mode (entra-helperd run --system): the socket is
+	// open to every local user and the access policy admits other users to
+	// the profiles whose allowed_users or allowed_groups name them.
+	System  bool
+	Version string      // reported by status
+	Stderr  io.Writer   // log destination; nil: os.Stderr
+	Clock   clock.Clock // nil: the real clock
 	// Policy overrides the broker's renewal policy (tests); MinValid comes
 	// from the config.
 	Policy broker.Policy
+	// Ready, when set, is called once the daemon serves its socket.
+	Ready func()
 }
 
 // metadataSecretKey is the store key of the metadata endpoint's path secret.
@@ -58,9 +70,13 @@ type Daemon struct {
 	log      *zap.Logger
 	level    zap.AtomicLevel
 	store    store.Store
+	remember *store.Remembering // d.store: remembers an unavailable keychain
 	broker   *broker.Broker
 	http     *http.Client
 	verifier *jwks.Verifier // caches issuers' keys for `inspect --verify`
+	access   *access.Policy // who may use what, on every surface
+	audit    *access.Audit
+	tenants  *tenant.Resolver // tenant IDs of domains, for az's --tenant
 	started  time.Time
 
 	requests atomic.Uint64
@@ -92,7 +108,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.ConfigPath = p
 	}
 	if opts.SocketPath == "" {
-		p, err := ipc.DefaultSocketPath()
+		p, err := socketPath(opts.System)
 		if err != nil {
 			return err
 		}
@@ -109,58 +125,76 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer func() { _ = d.log.Sync() }()
 	disableCoreDumps(d.log)
+	d.audit = access.NewAudit(d.log.Named("audit"), access.AuditOptions{})
+	defer d.audit.Close() // after the servers stopped: writes the last records
+	if d.access, err = access.New(access.Options{System: opts.System, Audit: d.audit}, accessRules(cfg)); err != nil {
+		return fmt.Errorf("%s: %w", cfg.Path, err)
+	}
 
 	if d.http, err = newHTTPClient(); err != nil {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
 		return err
 	}
-	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile)
+	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile, opts.ConfigPath)
 	if err != nil {
 		return fmt.Errorf("cannot open the %s store: %w", cfg.Daemon.Store, err)
 	}
-	d.store = st
+	d.remember = store.Remember(st, opts.Clock)
+	d.store = d.remember
+	if err := d.checkStoreAtStart(ctx); err != nil {
+		return err
+	}
 	d.log.Info("store opened", zap.String("store", st.Name()), zap.String("why", reason))
 
 	policy := opts.Policy
 	policy.MinValid = cfg.Daemon.MinValid
+	if policy.Warn == nil {
+		policy.Warn = d.warnFreshness
+	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
 	if err := d.applyProfiles(cfg); err != nil {
 		return err
 	}
 
-	listen := ipc.Listen
-	if d.systemMode() {
-		listen = ipc.ListenShared // every user may connect; authorizeConn decides
-	}
-	ln, err := listen(opts.SocketPath)
-	if err != nil {
-		return err
-	}
-	srv := &ipc.Server{
-		Handler:   d.handle,
-		Authorize: d.authorizeConn,
-		RateLimit: rateLimit(d.systemMode()),
-		OnError:   func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
-
+	// The metadata endpoint first: its address and secret are set before
+	// any client can ask for them over the socket.
 	var meta *http.Server
 	if cfg.Daemon.MetadataListen != "" {
 		if meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
-			_ = srv.Shutdown(context.Background())
 			return err
 		}
 	}
+	listen := ipc.Listen
+	if opts.System {
+		listen = ipc.ListenShared // every user may connect; the access policy decides
+	}
+	ln, err := listen(opts.SocketPath)
+	if err != nil {
+		if meta != nil {
+			_ = meta.Close()
+		}
+		return err
+	}
+	srv := &ipcserver.Server{
+		Handler: d.handle,
+		Admit:   func(p ipc.Peer) error { return d.access.Admit(p, access.Socket) },
+		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
+	}
+	go func() { serveErr <- srv.Serve(ln) }()
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	d.log.Info("entra-helperd started",
-		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath),
+		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath), zap.Bool("system", opts.System),
 		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(ctx)
 
@@ -192,14 +226,23 @@ loop:
 	return runErr
 }
 
-// rateLimit is the per-peer request limit. A per-user daemon has one peer
-// (its user), so a limit would only slow that user's own scripts down; the
-// system daemon bounds each user so that one cannot starve the others.
-func rateLimit(system bool) ipc.RateLimit {
-	if !system {
-		return ipc.RateLimit{PerSecond: -1}
+// socketPath is where the daemon listens when Options.SocketPath is
+// empty: ENTRA_HELPER_SOCKET if set (tests, unusual layouts), else the
+// system socket in system mode, else the per-user default.
+func socketPath(system bool) (string, error) {
+	if p := os.Getenv(ipc.SocketEnv); p != "" || !system {
+		return ipc.DefaultSocketPath()
 	}
-	return ipc.RateLimit{PerSecond: 2000, Burst: 4000}
+	return ipc.SystemSocketPath(), nil
+}
+
+// accessRules are the profiles' allowed_users and allowed_groups.
+func accessRules(cfg *config.Config) map[string]access.Rule {
+	rules := make(map[string]access.Rule, len(cfg.Profiles))
+	for name, p := range cfg.Profiles {
+		rules[name] = access.Rule{Users: p.AllowedUsers, Groups: p.AllowedGroups}
+	}
+	return rules
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
@@ -215,7 +258,7 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 			next[name] = prev
 			continue
 		}
-		prof, err := source.New(p, d.store, srcOpts)
+		prof, err := d.newProfile(p, srcOpts)
 		if err != nil {
 			return fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}
@@ -237,8 +280,31 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 	return nil
 }
 
+// startCheckTimeout bounds the store check at start, below the client's
+// autostart wait, so that a client sees the daemon's reason.
+const startCheckTimeout = 3 * time.Second
+
+// checkStoreAtStart reads a key that is never written: a keychain that
+// cannot be used stops the daemon at once with the classified sentence
+// (an *store.UnavailableError), rather than on every later request.
+func (d *Daemon) checkStoreAtStart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	_, err := d.store.Get(ctx, doctorProbeKey)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if _, ok := store.AsUnavailable(err); ok {
+		return err
+	}
+	return fmt.Errorf("cannot use the %s store: %w", d.store.Name(), err)
+}
+
 // reload re-reads the config; a broken one is logged and the old one kept.
+// It also forgets a remembered keychain failure, so the next use checks
+// the keychain again.
 func (d *Daemon) reload() {
+	d.remember.Recheck()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
@@ -247,6 +313,10 @@ func (d *Daemon) reload() {
 	d.mu.RLock()
 	old := d.cfg.Daemon
 	d.mu.RUnlock()
+	if err := d.access.SetRules(accessRules(cfg)); err != nil {
+		d.log.Error("config reload failed; keeping the running config", zap.Error(fmt.Errorf("%s: %w", cfg.Path, err)))
+		return
+	}
 	if err := d.applyProfiles(cfg); err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
 		return
@@ -296,12 +366,12 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 	}
 	d.metaAddr = ln.Addr().String()
 	h := &endpoint.Metadata{
-		Tokens:    d.broker,
-		Secret:    func() string { return d.metaSecret },
-		Profiles:  d.databricksProfile,
-		MinValid:  d.broker.MinValid,
-		Log:       d.log.Named("metadata"),
-		Authorize: peerAuthorizer(d.log),
+		Tokens:   d.broker,
+		Secret:   func() string { return d.metaSecret },
+		Profiles: d.databricksProfile,
+		MinValid: d.broker.MinValid,
+		Log:      d.log.Named("metadata"),
+		Access:   d.access,
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -310,7 +380,7 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		WriteTimeout:      40 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ConnContext:       withConnOwner,
+		ConnContext:       access.ConnContext,
 		ErrorLog:          zap.NewStdLog(d.log.Named("metadata")),
 	}
 	go func() {

@@ -33,15 +33,20 @@ const doctorTimeout = 5 * time.Second
 // doctor answers OpDoctor: the checks only the daemon can make (the config
 // file as it is on disk now, the store it uses, its clock against each
 // authority host it talks to). profile, when set, narrows the clock check
-// to that profile's authority.
-func (d *Daemon) doctor(ctx context.Context, profile string) (*ipc.Response, error) {
+// to that profile's authority. Another user of a system daemon gets only
+// the checks of the profiles it may use: the config and store are the
+// administrator's.
+func (d *Daemon) doctor(ctx context.Context, peer ipc.Peer, profile string) (*ipc.Response, error) {
 	d.mu.RLock()
 	cfg := d.cfg
 	d.mu.RUnlock()
-	checks := []ipc.Check{d.checkConfig(cfg)}
-	checks = append(checks, d.checkStore(ctx, cfg)...)
+	var checks []ipc.Check
+	if peer.IsSelfOrAdmin() {
+		checks = append(checks, d.checkConfig(cfg))
+		checks = append(checks, d.checkStore(ctx, cfg)...)
+	}
 	checks = append(checks, d.checkMetadata())
-	checks = append(checks, d.checkClocks(ctx, cfg, profile)...)
+	checks = append(checks, d.checkClocks(ctx, cfg, peer, profile)...)
 	return &ipc.Response{Checks: checks}, nil
 }
 
@@ -85,6 +90,9 @@ func (d *Daemon) checkStore(ctx context.Context, cfg *config.Config) []ipc.Check
 		if secretService {
 			c.Message = "keyring: the Secret Service answers on the daemon's session bus"
 		}
+	} else if u, ok := store.AsUnavailable(err); ok {
+		// The same sentence the daemon logs and the client prints.
+		c.Level, c.Message, c.Fix, c.Action = ipc.CheckFail, u.Problem, u.Fix, ipc.ActionFileStore
 	} else {
 		c.Level = ipc.CheckFail
 		c.Message = fmt.Sprintf("%s: %v", name, err)
@@ -166,10 +174,10 @@ func (d *Daemon) checkMetadata() ipc.Check {
 
 // checkClocks compares the daemon's clock with the Date header of each
 // authority host the profiles (or the named profile) sign in at.
-func (d *Daemon) checkClocks(ctx context.Context, cfg *config.Config, profile string) []ipc.Check {
+func (d *Daemon) checkClocks(ctx context.Context, cfg *config.Config, peer ipc.Peer, profile string) []ipc.Check {
 	hosts := map[string]bool{}
 	for name, p := range cfg.Profiles {
-		if profile != "" && name != profile || p.Flow == config.FlowManagedIdentity {
+		if profile != "" && name != profile || p.Flow == config.FlowManagedIdentity || !d.access.Allows(peer, name) {
 			continue
 		}
 		hosts[p.AuthorityBaseURL()] = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -67,11 +68,16 @@ flow = "managed-identity"
 	if err != nil {
 		t.Fatal(err)
 	}
+	pol, err := access.New(access.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.d = &Daemon{
-		opts:  Options{ConfigPath: f.cfgPath, Clock: clk},
-		cfg:   cfg,
-		store: f.mem,
-		http:  srv.Client(),
+		opts:   Options{ConfigPath: f.cfgPath, Clock: clk},
+		cfg:    cfg,
+		store:  f.mem,
+		http:   srv.Client(),
+		access: pol,
 	}
 	return f
 }
@@ -80,7 +86,7 @@ flow = "managed-identity"
 // joined).
 func (f *doctorFixture) checks(t *testing.T, profile string) map[string]ipc.Check {
 	t.Helper()
-	resp, err := f.d.doctor(context.Background(), profile)
+	resp, err := f.d.doctor(context.Background(), ipc.Self(), profile)
 	if err != nil {
 		t.Fatal(err)
 	}

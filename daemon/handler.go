@@ -10,7 +10,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
@@ -33,8 +35,8 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	case ipc.OpStatus:
 		return &ipc.Response{Status: d.status(ctx, peer)}, nil
 	case ipc.OpDoctor:
-		return d.doctor(ctx, req.Profile)
-	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify:
+		return d.doctor(ctx, peer, req.Profile)
+	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify, ipc.OpGitToken, ipc.OpGitErase:
 	default:
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
 	}
@@ -42,15 +44,31 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAccess(p, peer); err != nil {
+	if err := d.access.Use(peer, access.Socket, p.Name); err != nil {
 		return nil, err
 	}
 	switch req.Op {
 	case ipc.OpToken:
-		return d.token(ctx, peer, p, req)
+		return d.token(ctx, peer, p, prof, req)
+	case ipc.OpGitToken:
+		git := *req
+		git.Scopes = []string{p.GitScope}
+		return d.token(ctx, peer, p, prof, &git)
+	case ipc.OpGitErase:
+		if d.broker.Drop(p.Name, []string{p.GitScope}, req.Token) {
+			d.log.Info("dropped the token git was refused with", zap.String("profile", p.Name),
+				zap.String("scope", p.GitScope), zap.Stringer("peer", peer))
+		}
+		return &ipc.Response{}, nil
 	case ipc.OpLogin:
+		if err := d.access.Manage(peer, access.Socket, p.Name); err != nil {
+			return nil, err
+		}
 		return d.login(ctx, peer, p, prof, req, send)
 	case ipc.OpLogout:
+		if err := d.access.Manage(peer, access.Socket, p.Name); err != nil {
+			return nil, err
+		}
 		if err := prof.Logout(ctx); err != nil {
 			return nil, err
 		}
@@ -58,9 +76,10 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		d.log.Info("signed out", zap.String("profile", p.Name), zap.Stringer("peer", peer))
 		return &ipc.Response{}, nil
 	case ipc.OpProfile:
+		tenant, from := tenantOf(p, prof)
 		return &ipc.Response{Profile: &ipc.ProfileInfo{
-			Name: p.Name, Flow: p.Flow, Tenant: p.Tenant, ClientID: p.ClientID, Scopes: p.Scopes,
-			DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
+			Name: p.Name, Flow: p.Flow, Tenant: tenant, TenantSource: from, ClientID: p.ClientID, Scopes: p.Scopes,
+			Cloud: p.CloudTable().Name, DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
 			MetadataURL: d.metadataURL(p.Name),
 		}}, nil
 	default: // ipc.OpVerify
@@ -84,7 +103,7 @@ func (d *Daemon) profile(name string) (*config.Profile, auth.Profile, error) {
 	return p, d.profiles[p.Name], nil
 }
 
-func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, req *ipc.Request) (*ipc.Response, error) {
+func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request) (*ipc.Response, error) {
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = p.Scopes
@@ -93,7 +112,7 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, re
 	if minValid < 0 {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: "--min-valid must not be negative"}
 	}
-	tok, err := d.broker.Token(ctx, p.Name, scopes, minValid)
+	tok, err := d.broker.Serve(ctx, broker.Request{Profile: p.Name, Scopes: scopes, MinValid: minValid, Explicit: minValid > 0})
 	if err != nil {
 		return nil, err
 	}
@@ -103,28 +122,25 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, re
 	}
 	tenant := tok.Tenant
 	if tenant == "" {
-		tenant = p.Tenant
+		tenant, _ = tenantOf(p, prof)
 	}
-	d.audit(peer, p.Name, scope, tok.ExpiresOn)
+	if req.Tenant != "" {
+		if err := d.checkAskedTenant(ctx, p, req.Tenant, tenant); err != nil {
+			return nil, err
+		}
+	}
+	d.access.Granted(peer, access.Socket, p.Name, scope, tok.ExpiresOn)
 	return &ipc.Response{Token: &ipc.Token{
 		AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix(),
-		Profile: p.Name, Scope: scope, Tenant: tenant,
+		Profile: p.Name, Scope: scope, Tenant: tenant, Warning: tok.Warning,
 	}}, nil
 }
 
-// audit records who got which token; never the token itself.
-func (d *Daemon) audit(peer ipc.Peer, profile, scope string, expires time.Time) {
-	fields := []zap.Field{
-		zap.Uint32("uid", peer.UID), zap.Int32("pid", peer.PID), zap.String("profile", profile),
-		zap.String("scope", scope), zap.Time("expires", expires),
-	}
-	if peer.SID != "" {
-		fields = append(fields, zap.String("sid", peer.SID))
-	}
-	if exe := peerExecutable(peer.PID); exe != "" {
-		fields = append(fields, zap.String("exe", exe))
-	}
-	d.log.Named("audit").Info("token handed out", fields...)
+// warnFreshness logs, once per cause, that a key is served tokens with less
+// left than asked (the broker's Policy.Warn).
+func (d *Daemon) warnFreshness(profile string, scopes []string, msg string) {
+	d.log.Warn("serving tokens with less left than asked", zap.String("profile", profile),
+		zap.String("scope", strings.Join(scopes, " ")), zap.String("warning", msg))
 }
 
 func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
@@ -135,6 +151,7 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	}
 	d.logins[p.Name] = true
 	d.mu.Unlock()
+	d.remember.Recheck() // a sign-in is worth a fresh look at the keychain
 	defer func() {
 		d.mu.Lock()
 		delete(d.logins, p.Name)
@@ -200,7 +217,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	stateOf := map[string]string{}
 	lastErr := map[string]string{}
 	for _, ts := range d.broker.State() {
-		t := ipc.TokenStatus{Scope: strings.Join(ts.Scopes, " "), Failures: ts.Failures}
+		t := ipc.TokenStatus{Scope: strings.Join(ts.Scopes, " "), Failures: ts.Failures, Warning: ts.Warning}
 		if ts.Valid {
 			t.ExpiresOn = ts.ExpiresOn.Unix()
 		}
@@ -223,10 +240,12 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	}
 	for _, name := range sortedKeys(cfg.Profiles) {
 		p := cfg.Profiles[name]
-		if checkAccess(p, peer) != nil {
+		if !d.access.Allows(peer, name) {
 			continue
 		}
-		ps := ipc.ProfileStatus{Name: name, Flow: p.Flow, Tenant: p.Tenant, Tokens: byProfile[name], LastError: lastErr[name]}
+		tenant, from := tenantOf(p, profiles[name])
+		ps := ipc.ProfileStatus{Name: name, Flow: p.Flow, Cloud: p.CloudTable().Name, Tenant: tenant, TenantSource: from,
+			Tokens: byProfile[name], LastError: lastErr[name]}
 		if ps.Tokens == nil {
 			ps.Tokens = []ipc.TokenStatus{}
 		}
@@ -258,6 +277,10 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 // are not classified keep their text: they come from our own code and the
 // store, which never put secrets in errors.
 func toWireError(err error) *ipc.Error {
+	var denied *access.Denied
+	if errors.As(err, &denied) {
+		return &ipc.Error{Code: denied.Code(), Message: denied.Error()}
+	}
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
 		return &ipc.Error{Code: ipc.CodeFailed, Message: err.Error()}

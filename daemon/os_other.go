@@ -11,9 +11,6 @@ import (
 // disableCoreDumps is a no-op where the OS offers no per-process switch we use.
 func disableCoreDumps(*zap.Logger) {}
 
-// peerExecutable is unknown on this OS.
-func peerExecutable(int32) string { return "" }
-
 func platformOpener(url string) (string, []string) {
 	switch runtime.GOOS {
 	case "darwin":

@@ -2,7 +2,6 @@ package ipc
 
 import (
 	"bytes"
-	"context"
 	"testing"
 )
 
@@ -17,27 +16,6 @@ func BenchmarkWriteReadMessage(b *testing.B) {
 		}
 		var out Response
 		if err := ReadMessage(&buf, &out); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkCall measures one token round trip: connect, peer check,
-// request, answer, close.
-func BenchmarkCall(b *testing.B) {
-	s := &Server{Handler: echoHandler, RateLimit: RateLimit{PerSecond: -1}} // measure the server, not the limiter
-	path := testPath(b)
-	l, err := Listen(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Serve(l)
-	defer s.Close()
-	ctx := context.Background()
-	req := &Request{Op: OpToken, Profile: "prod"}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Call(ctx, path, req, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // headerSize is the size of a frame's length prefix.
@@ -40,14 +41,21 @@ func (e *VersionError) Is(target error) bool { return target == ErrVersion }
 // than MaxMessageSize without writing anything. The caller sets the "v" field
 // (Call and Server do it for Request and Response).
 func WriteMessage(w io.Writer, v any) error {
-	var enc bytes.Buffer
-	enc.Write(make([]byte, headerSize)) // room for the length
-	e := json.NewEncoder(&enc)
-	e.SetEscapeHTML(false) // keep '<', '>' and '&' as they are: smaller, exact
-	if err := e.Encode(v); err != nil {
-		return fmt.Errorf("ipc: encoding message: %w", err)
+	bp := framePool.Get().(*[]byte)
+	defer framePool.Put(bp)
+	buf, ok := appendFast(append((*bp)[:0], 0, 0, 0, 0), v) // room for the length
+	if !ok {
+		var enc bytes.Buffer
+		enc.Write(make([]byte, headerSize))
+		e := json.NewEncoder(&enc)
+		e.SetEscapeHTML(false) // keep '<', '>' and '&' as they are: smaller, exact
+		if err := e.Encode(v); err != nil {
+			return fmt.Errorf("ipc: encoding message: %w", err)
+		}
+		buf = bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+	} else if cap(buf) <= 2*MaxMessageSize {
+		*bp = buf // keep the grown buffer for the next message
 	}
-	buf := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
 	body := buf[headerSize:]
 	if len(body) > MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, len(body), MaxMessageSize)
@@ -60,6 +68,9 @@ func WriteMessage(w io.Writer, v any) error {
 	}
 	return nil
 }
+
+// framePool holds the buffers WriteMessage encodes hot-path messages into.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // ReadMessage reads one frame written by WriteMessage and decodes its body
 // into v. It returns io.EOF if r ends before the first byte of a frame,
@@ -86,6 +97,9 @@ func ReadMessage(r io.Reader, v any) error {
 			err = io.ErrUnexpectedEOF
 		}
 		return fmt.Errorf("ipc: reading message body: %w", err)
+	}
+	if decodeFast(body, v) {
+		return nil
 	}
 	return decodeBody(body, v)
 }

@@ -15,6 +15,13 @@ const (
 	OpProfile = "profile" // Profile's non-secret settings (hosts, ids, metadata URL)
 	OpVerify  = "verify"  // check Token's RS256 signature against its issuer's keys
 	OpDoctor  = "doctor"  // the daemon's own health checks (config on disk, store, clock); Profile narrows them
+	// OpGitToken is OpToken for the profile's git_scope (Scopes are not
+	// sent): the password of git's credential helper.
+	OpGitToken = "git_token"
+	// OpGitErase drops Profile's cached git_scope token, never the sign-in,
+	// so that the next OpGitToken gets a new one: git was refused with it.
+	// With Token set, only while that is still the cached token.
+	OpGitErase = "git_erase"
 )
 
 // Request is the one message a client sends on a connection.
@@ -27,7 +34,12 @@ type Request struct {
 	// 0 means the daemon's min_valid.
 	MinValidMS int64         `json:"min_valid_ms,omitempty"`
 	Login      *LoginRequest `json:"login,omitempty"`
-	Token      string        `json:"token,omitempty"` // for OpVerify
+	Token      string        `json:"token,omitempty"` // for OpVerify and OpGitErase
+	// Tenant, for OpToken, is the tenant the caller expects (a GUID or a
+	// verified domain, e.g. az's --tenant): the daemon refuses when the
+	// profile signs in to another, and always for common, organizations and
+	// consumers.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // LoginRequest carries what a sign-in needs from the user. Secret fields are
@@ -109,6 +121,10 @@ type Token struct {
 	Profile     string `json:"profile"`
 	Scope       string `json:"scope"` // space-separated
 	Tenant      string `json:"tenant"`
+	// Warning, when set, is one sentence for the user's stderr: the token
+	// has less left than asked (Entra issues shorter tokens, or it answered
+	// moments ago) and what to do. The token is good to use.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Status is the daemon's state for `entra-helper status`.
@@ -135,13 +151,17 @@ const (
 
 // ProfileStatus is one profile's state.
 type ProfileStatus struct {
-	Name      string        `json:"name"`
-	Flow      string        `json:"flow"`
-	State     string        `json:"state"`
-	Account   string        `json:"account,omitempty"` // upn or oid
-	Tenant    string        `json:"tenant,omitempty"`
-	LastError string        `json:"last_error,omitempty"`
-	Tokens    []TokenStatus `json:"tokens"`
+	Name    string `json:"name"`
+	Flow    string `json:"flow"`
+	State   string `json:"state"`
+	Account string `json:"account,omitempty"` // upn or oid
+	Cloud   string `json:"cloud,omitempty"`   // public | usgov | china
+	Tenant  string `json:"tenant,omitempty"`
+	// TenantSource says where Tenant came from: "config", or the workspace
+	// whose /aad/auth redirect named it (databricks_host without tenant).
+	TenantSource string        `json:"tenant_source,omitempty"`
+	LastError    string        `json:"last_error,omitempty"`
+	Tokens       []TokenStatus `json:"tokens"`
 }
 
 // TokenStatus is one cached token's state (never the token itself).
@@ -152,13 +172,16 @@ type TokenStatus struct {
 	LastRenewal int64  `json:"last_renewal,omitempty"` // Unix seconds
 	Failures    int    `json:"failures,omitempty"`     // consecutive failed renewals
 	LastError   string `json:"last_error,omitempty"`
+	Warning     string `json:"warning,omitempty"` // why the last request got less freshness than it asked for
 }
 
 // ProfileInfo is a profile's non-secret settings.
 type ProfileInfo struct {
 	Name                string   `json:"name"`
 	Flow                string   `json:"flow"`
-	Tenant              string   `json:"tenant"`
+	Tenant              string   `json:"tenant"`                  // "" while it is still to be found from DatabricksHost
+	TenantSource        string   `json:"tenant_source,omitempty"` // as in ProfileStatus
+	Cloud               string   `json:"cloud,omitempty"`         // public | usgov | china: a name in entra.Clouds
 	ClientID            string   `json:"client_id,omitempty"`
 	Scopes              []string `json:"scopes"`
 	DatabricksHost      string   `json:"databricks_host,omitempty"`
@@ -194,4 +217,13 @@ type Check struct {
 	Level   string `json:"level"` // CheckOK, CheckWarn or CheckFail
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+	// Action names what `entra-helper doctor --fix` can do about it: one
+	// of the Action constants, "" for nothing.
+	Action string `json:"action,omitempty"`
 }
+
+// Actions of a Check that `entra-helper doctor --fix` can take.
+const (
+	ActionSetup     = "setup"      // no config file: run entra-helper setup
+	ActionFileStore = "file-store" // the keychain cannot be used: switch to the file store
+)

@@ -9,9 +9,6 @@ import (
 	"strconv"
 )
 
-// SystemSocketPath returns the socket of the system-wide service.
-func SystemSocketPath() string { return "/run/entra-helper/daemon.sock" }
-
 func defaultSocketPath() (string, error) {
 	if runtime.GOOS != "darwin" {
 		if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {

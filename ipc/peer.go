@@ -15,6 +15,8 @@ type Peer struct {
 	Groups []uint32 // supplementary groups when the OS reports them (macOS: up to 16); nil on Linux
 	PID    int32    // process id; 0 if unknown
 	SID    string   // the user's security identifier (Windows), e.g. S-1-5-21-...
+	// GroupSIDs are the enabled groups of the client's token (Windows).
+	GroupSIDs []string
 }
 
 // String describes the peer for logs and error messages.

@@ -14,13 +14,12 @@ import (
 // user or root, from the socket's peer credentials where the OS gives them,
 // else from the socket file's owner.
 func verifyServer(conn net.Conn, path string) error {
-	uid := uint32(os.Geteuid())
 	owner, err := serverUID(conn, path)
 	if err != nil {
 		return fmt.Errorf("ipc: checking who serves %s: %w", path, err)
 	}
-	if owner != uid && owner != 0 {
-		return fmt.Errorf("%w: %s is served by uid %d, not %d: refusing to talk to it", ErrNotOwner, path, owner, uid)
+	if !(Peer{UID: owner}).IsSelfOrAdmin() {
+		return fmt.Errorf("%w: %s is served by uid %d, not %d: refusing to talk to it", ErrNotOwner, path, owner, os.Geteuid())
 	}
 	return nil
 }

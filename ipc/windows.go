@@ -18,9 +18,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// SystemSocketPath returns the pipe of the system-wide service.
-func SystemSocketPath() string { return `\\.\pipe\entra-helper` }
-
 func defaultSocketPath() (string, error) {
 	// USERNAME is set by Windows for every logon; user.Current may ask a
 	// domain controller, which the client must not wait for. A wrong
@@ -159,14 +156,8 @@ func verifyServer(conn net.Conn, path string) error {
 	if err != nil || owner == nil {
 		return fmt.Errorf("ipc: reading the owner of %s: %v", path, err)
 	}
-	if owner.IsWellKnown(windows.WinLocalSystemSid) || owner.IsWellKnown(windows.WinBuiltinAdministratorsSid) {
-		return nil
-	}
-	sid, err := currentSID()
-	if err != nil {
-		return err
-	}
-	if owner.String() != sid {
+	if !(Peer{SID: owner.String()}).IsSelfOrAdmin() {
+		sid, _ := currentSID()
 		return fmt.Errorf("%w: %s is owned by %s, not %s: refusing to talk to it", ErrNotOwner, path, owner.String(), sid)
 	}
 	return nil
@@ -189,22 +180,22 @@ func PeerOf(conn net.Conn) (Peer, error) {
 	if err := windows.GetNamedPipeClientProcessId(h, &pid); err == nil {
 		p.PID = int32(pid)
 	}
-	sid, err := clientSID(h)
+	sid, groups, err := clientSID(h)
 	if err != nil {
 		return Peer{}, fmt.Errorf("ipc: reading the pipe client's identity: %w", err)
 	}
-	p.SID = sid
+	p.SID, p.GroupSIDs = sid, groups
 	return p, nil
 }
 
 // clientSID impersonates the pipe's client on a locked OS thread and reads
-// the user SID of the thread's token.
-func clientSID(h windows.Handle) (string, error) {
+// the user SID and the enabled group SIDs of the thread's token.
+func clientSID(h windows.Handle) (string, []string, error) {
 	runtime.LockOSThread()
 	r, _, e := procImpersonateNamedPipeClient.Call(uintptr(h))
 	if r == 0 {
 		runtime.UnlockOSThread()
-		return "", e
+		return "", nil, e
 	}
 	var tok windows.Token
 	err := windows.OpenThreadToken(windows.CurrentThread(), windows.TOKEN_QUERY, true, &tok)
@@ -214,33 +205,58 @@ func clientSID(h windows.Handle) (string, error) {
 		if err == nil {
 			tok.Close()
 		}
-		return "", rerr
+		return "", nil, rerr
 	}
 	runtime.UnlockOSThread()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer tok.Close()
 	tu, err := tok.GetTokenUser()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return tu.User.Sid.String(), nil
+	var groups []string
+	if tg, err := tok.GetTokenGroups(); err == nil {
+		for _, g := range tg.AllGroups() {
+			if g.Attributes&windows.SE_GROUP_ENABLED != 0 && g.Attributes&windows.SE_GROUP_USE_FOR_DENY_ONLY == 0 {
+				groups = append(groups, g.Sid.String())
+			}
+		}
+	}
+	return tu.User.Sid.String(), groups, nil
 }
 
-// peerNeedsRead tells whether PeerOf works only once the request was read:
-// Windows impersonates a pipe client only after reading from the pipe. The
-// pipe's DACL keeps other users out of the per-user pipe meanwhile.
-const peerNeedsRead = true
+// PeerKnownAfterRead tells whether PeerOf works only once the client has
+// sent something: Windows impersonates a pipe client only after reading
+// from the pipe. The pipe's DACL keeps other users out of the per-user pipe
+// meanwhile.
+const PeerKnownAfterRead = true
 
-// sameUser allows only the server's own user SID.
-func sameUser(p Peer) error {
+// IsSelfOrAdmin reports whether p is the current process's user (by SID),
+// SYSTEM or the Administrators group. It is the one owner check of the
+// project: the client applies it to the pipe it dials, the daemon to its
+// peers.
+func (p Peer) IsSelfOrAdmin() bool {
+	switch p.SID {
+	case "":
+		return false
+	case localSystemSID, administratorsSID:
+		return true
+	}
 	sid, err := currentSID()
-	if err != nil {
-		return err
-	}
-	if p.SID != sid {
-		return fmt.Errorf("user %s may not use the daemon of user %s", p.SID, sid)
-	}
-	return nil
+	return err == nil && p.SID == sid
+}
+
+// Well-known SIDs of SYSTEM and the Administrators group.
+const (
+	localSystemSID    = "S-1-5-18"
+	administratorsSID = "S-1-5-32-544"
+)
+
+// Self returns the current process as a Peer: its user's SID and its pid
+// (the SID is empty if it cannot be read).
+func Self() Peer {
+	sid, _ := currentSID()
+	return Peer{SID: sid, PID: int32(os.Getpid())}
 }

@@ -44,6 +44,9 @@ type KeyringOptions struct {
 	// limit of about 3000 bytes also counts the service, the account and
 	// go-keyring's own re-encoding), 64 KiB elsewhere.
 	ItemLimit int
+	// ConfigPath is the config file that the fix of a keychain failure
+	// names (store = "file" is set there).
+	ConfigPath string
 }
 
 // keyringBackend is the part of go-keyring the Keyring uses; tests wrap it
@@ -54,8 +57,16 @@ type keyringBackend interface {
 	Delete(service, user string) error
 }
 
-// goKeyring calls the OS keychain through go-keyring.
+// prober is a backend that can check, before a call and without starting
+// any process, that the keychain is usable.
+type prober interface {
+	probe(ctx context.Context, configPath string) error
+}
+
+// goKeyring calls the OS keychain through go-keyring, after its probe.
 type goKeyring struct{}
+
+var _ prober = goKeyring{}
 
 func (goKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
 func (goKeyring) Set(service, user, password string) error {
@@ -85,6 +96,7 @@ type Keyring struct {
 	service string
 	timeout time.Duration
 	limit   int
+	config  string // named in the fixes of keychain failures
 	backend keyringBackend
 	slot    chan struct{} // capacity 1: held by the one running worker
 }
@@ -97,6 +109,7 @@ func NewKeyring(opts KeyringOptions) *Keyring {
 		service: opts.Service,
 		timeout: opts.Timeout,
 		limit:   opts.ItemLimit,
+		config:  opts.ConfigPath,
 		backend: goKeyring{},
 		slot:    make(chan struct{}, 1),
 	}
@@ -141,34 +154,6 @@ func keychainName() string {
 	}
 }
 
-// keychainHint says what to check when the keychain does not answer.
-func keychainHint() string {
-	switch runtime.GOOS {
-	case "darwin":
-		return "is the login keychain unlocked? (or set store = \"file\")"
-	case "windows":
-		return "is the Credential Manager service running? (or set store = \"file\")"
-	default:
-		return "is gnome-keyring (or KeePassXC) running and unlocked? (on a headless machine, set store = \"file\")"
-	}
-}
-
-// timeoutError is returned when the keychain does not answer in time. It
-// matches context.DeadlineExceeded with errors.Is.
-type timeoutError struct{ msg string }
-
-func (e *timeoutError) Error() string { return e.msg }
-func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
-
-func (k *Keyring) timeoutErr(stuck bool) error {
-	extra := ""
-	if stuck {
-		extra = " (an earlier request is still waiting for it)"
-	}
-	return &timeoutError{fmt.Sprintf("keyring: %s did not answer in %s%s: %s",
-		keychainName(), k.timeout, extra, keychainHint())}
-}
-
 // corruptError reports an item that cannot be decoded. Set and Delete
 // replace or remove such an item; Get reports it.
 type corruptError struct{ key, why string }
@@ -194,6 +179,7 @@ func (k *Keyring) run(ctx context.Context, w worker) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
+	start := time.Now()
 	timer := time.NewTimer(k.timeout)
 	defer timer.Stop()
 	select {
@@ -201,7 +187,7 @@ func (k *Keyring) run(ctx context.Context, w worker) error {
 	case <-ctx.Done():
 		return fmt.Errorf("keyring: %w", ctx.Err())
 	case <-timer.C:
-		return k.timeoutErr(true)
+		return timeoutUnavailable(k.timeout, true, k.config)
 	}
 	abandoned := new(atomic.Bool)
 	done := make(chan error, 1)
@@ -212,6 +198,19 @@ func (k *Keyring) run(ctx context.Context, w worker) error {
 				done <- fmt.Errorf("keyring: %s failed unexpectedly: %v", keychainName(), r)
 			}
 		}()
+		if p, ok := k.backend.(prober); ok {
+			// Probed on the worker: bounded by the same timeout and slot.
+			pctx, cancel := context.WithTimeout(ctx, k.timeout)
+			err := p.probe(pctx, k.config)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = timeoutUnavailable(k.timeout, false, k.config)
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
 		done <- w(abandoned)
 	}()
 	select {
@@ -219,10 +218,15 @@ func (k *Keyring) run(ctx context.Context, w worker) error {
 		return err
 	case <-ctx.Done():
 		abandoned.Store(true)
-		return k.finishedAnyway(done, fmt.Errorf("keyring: %w", ctx.Err()))
+		giveUp := fmt.Errorf("keyring: %w", ctx.Err())
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The caller's own bound (e.g. the daemon's start-up check).
+			giveUp = timeoutUnavailable(time.Since(start).Round(100*time.Millisecond), false, k.config)
+		}
+		return k.finishedAnyway(done, giveUp)
 	case <-timer.C:
 		abandoned.Store(true)
-		return k.finishedAnyway(done, k.timeoutErr(false))
+		return k.finishedAnyway(done, timeoutUnavailable(k.timeout, false, k.config))
 	}
 }
 
@@ -237,17 +241,14 @@ func (k *Keyring) finishedAnyway(done <-chan error, giveUp error) error {
 	}
 }
 
-// backendErr turns a go-keyring error into one that says what to do.
-func backendErr(op, key string, err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "org.freedesktop.secrets"),
-		strings.Contains(msg, "ServiceUnknown"):
-		return fmt.Errorf("keyring: %s %q: no Secret Service on the session bus: start gnome-keyring or KeePassXC (or set store = \"file\"): %w", op, key, err)
-	case strings.Contains(msg, "session bus"), strings.Contains(msg, "DBUS_SESSION_BUS_ADDRESS"):
-		return fmt.Errorf("keyring: %s %q: no D-Bus session bus (is this a desktop session? on a headless machine set store = \"file\"): %w", op, key, err)
-	case errors.Is(err, keyring.ErrSetDataTooBig):
-		return fmt.Errorf("keyring: %s %q: %s refused the item as too big (lower the keyring item limit): %w", op, key, keychainName(), err)
+// backendErr turns a go-keyring error into one that says what to do: a
+// classified *UnavailableError for the known keychain failures.
+func (k *Keyring) backendErr(op, key string, err error) error {
+	if errors.Is(err, keyring.ErrSetDataTooBig) {
+		return unavailable(ItemTooLarge, k.config, fmt.Sprintf(" (item %q)", key), err)
+	}
+	if u := classifyBackend(err, k.config); u != nil {
+		return u
 	}
 	return fmt.Errorf("keyring: %s %q: %w", op, key, err)
 }
@@ -394,7 +395,7 @@ func (k *Keyring) read(key string, abandoned *atomic.Bool) ([]byte, error) {
 			return nil, &corruptError{key: key, why: fmt.Sprintf("chunk %d of %d is missing", i+1, m.count)}
 		}
 		if err != nil {
-			return nil, backendErr("reading", user, err)
+			return nil, k.backendErr("reading", user, err)
 		}
 		if base64.StdEncoding.DecodedLen(len(s)) > m.size-len(buf)+3 {
 			return nil, &corruptError{key: key, why: fmt.Sprintf("chunk %d is too long", i+1)}
@@ -419,7 +420,7 @@ func (k *Keyring) readHead(key string) (head, bool, error) {
 		return head{}, false, nil
 	}
 	if err != nil {
-		return head{}, false, backendErr("reading", key, err)
+		return head{}, false, k.backendErr("reading", key, err)
 	}
 	h, err := parseHead(s)
 	if err != nil {
@@ -463,7 +464,7 @@ func (k *Keyring) write(key string, value []byte, abandoned *atomic.Bool) error 
 			return errAbandoned
 		}
 		if err := k.backend.Set(k.service, key, inlinePrefix+enc); err != nil {
-			return backendErr("writing", key, err)
+			return k.backendErr("writing", key, err)
 		}
 		k.cleanup(key, old.manifest, gen, 0)
 		return nil
@@ -479,14 +480,14 @@ func (k *Keyring) write(key string, value []byte, abandoned *atomic.Bool) error 
 		end := min((i+1)*per, len(value))
 		user := chunkUser(key, gen, i)
 		if err := k.backend.Set(k.service, user, base64.StdEncoding.EncodeToString(value[i*per:end])); err != nil {
-			return backendErr("writing", user, err)
+			return k.backendErr("writing", user, err)
 		}
 	}
 	if abandoned.Load() {
 		return errAbandoned
 	}
 	if err := k.backend.Set(k.service, key, m.String()); err != nil {
-		return backendErr("writing", key, err)
+		return k.backendErr("writing", key, err)
 	}
 	k.cleanup(key, old.manifest, gen, m.count)
 	return nil
@@ -535,7 +536,7 @@ func (k *Keyring) Delete(ctx context.Context, key string) error {
 		if found {
 			err := k.backend.Delete(k.service, key)
 			if err != nil && !errors.Is(err, keyring.ErrNotFound) {
-				return backendErr("deleting", key, err)
+				return k.backendErr("deleting", key, err)
 			}
 		}
 		var gen uint64

@@ -9,12 +9,14 @@ import (
 // "", or "file") and a one-line reason for the daemon's log saying which
 // backend it is and where it keeps its data. The file store lives in
 // stateDir/store with its key from keyFile ("" means
-// $CREDENTIALS_DIRECTORY/store.key). Open does not contact the keychain: a
-// missing or locked one shows on the first call, which fails in seconds.
-func Open(kind, stateDir, keyFile string) (Store, string, error) {
+// $CREDENTIALS_DIRECTORY/store.key). configPath is the config file that the
+// fixes of keychain failures name. Open does not contact the keychain: a
+// missing or locked one shows on the first call, which fails in seconds
+// with an *UnavailableError.
+func Open(kind, stateDir, keyFile, configPath string) (Store, string, error) {
 	switch kind {
 	case "keyring", "":
-		k := NewKeyring(KeyringOptions{})
+		k := NewKeyring(KeyringOptions{ConfigPath: configPath})
 		return k, fmt.Sprintf("store = %q: secrets in %s (service %q)", "keyring", keychainName(), k.service), nil
 	case "file":
 		if stateDir == "" {

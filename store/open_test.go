@@ -22,7 +22,7 @@ func TestOpen(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, reason, err := Open(tc.kind, tc.stateDir, tc.keyFile)
+			s, reason, err := Open(tc.kind, tc.stateDir, tc.keyFile, "")
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Open: %v, want an error with %q", err, tc.wantErr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +99,9 @@ func (a *app) callDaemon(ctx context.Context, req *ipc.Request, onEvent func(*ip
 			}
 		}
 	}
+	if a.noAutostart {
+		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf("no entra-helperd answers on %s", path)}
+	}
 	if a.getenv(envNoAutostart) == "1" {
 		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
 			"no entra-helperd answers on %s and autostart is off (%s=1); start it with `entra-helperd` or `entra-helperd service start`",
@@ -107,7 +111,10 @@ func (a *app) callDaemon(ctx context.Context, req *ipc.Request, onEvent func(*ip
 }
 
 // autostart starts entra-helperd detached and retries req until the daemon
-// answers, it exits, or autostartWait has passed.
+// answers, it exits, or autostartWait has passed. A daemon that cannot start
+// says why on its notify pipe (ipc.NotifyFDEnv): that sentence (no config
+// file, a config error with file:line:key, no keychain, ...) is the error,
+// at once.
 func (a *app) autostart(ctx context.Context, path string, req *ipc.Request, onEvent func(*ipc.Event)) (*ipc.Response, error) {
 	bin, err := findDaemon()
 	if err != nil {
@@ -116,12 +123,24 @@ func (a *app) autostart(ctx context.Context, path string, req *ipc.Request, onEv
 			path, daemonName())}
 	}
 	logPath := a.daemonLogPath()
-	exited, err := startDetached(bin, logPath)
+	d, err := startDetached(bin, logPath)
 	if err != nil {
 		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf("cannot start %s: %v", bin, err)}
 	}
+	// cannotStart is the error once the daemon gave up: a last try first,
+	// as it may have lost a race to another daemon that now answers.
+	cannotStart := func(reason string) (*ipc.Response, error) {
+		if resp, err := ipc.Call(ctx, path, req, onEvent); !errors.Is(err, ipc.ErrNoDaemon) {
+			return resp, err
+		}
+		if reason == "" {
+			reason = fmt.Sprintf("%s exited right after it was started without saying why; run it in the foreground to see (its log: %s)", bin, logPath)
+		}
+		return nil, &exitError{code: exitNoDaemon, msg: reason}
+	}
 	deadline := time.Now().Add(autostartWait)
 	delay := 10 * time.Millisecond
+	verdict := d.verdict
 	for {
 		resp, err := ipc.Call(ctx, path, req, onEvent)
 		if !errors.Is(err, ipc.ErrNoDaemon) {
@@ -133,14 +152,14 @@ func (a *app) autostart(ctx context.Context, path string, req *ipc.Request, onEv
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-exited:
-			// One last try: it may have lost a race to another daemon
-			// that now answers.
-			if resp, err := ipc.Call(ctx, path, req, onEvent); !errors.Is(err, ipc.ErrNoDaemon) {
-				return resp, err
+		case v, ok := <-verdict:
+			verdict = nil // one line at most
+			if reason, failed := strings.CutPrefix(v, ipc.NotifyError); ok && failed {
+				return cannotStart(reason)
 			}
-			return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf(
-				"%s exited right after it was started; see its log %s", bin, logPath)}
+			continue // ready: it answers now
+		case <-d.exited:
+			return cannotStart(d.reason())
 		case <-time.After(delay):
 		}
 		if delay < 250*time.Millisecond {
@@ -188,11 +207,33 @@ func (a *app) daemonLogPath() string {
 	return filepath.Join(dir, "entra-helper", "daemon.log")
 }
 
+// started is a daemon the client started.
+type started struct {
+	exited  <-chan struct{} // closed when the process exits
+	verdict <-chan string   // its notify line ("" if none), then closed
+}
+
+// reason is the daemon's reason for exiting, once it has exited: the notify
+// line it wrote, if any.
+func (s *started) reason() string {
+	select {
+	case v := <-s.verdict:
+		r, _ := strings.CutPrefix(v, ipc.NotifyError)
+		if r == ipc.NotifyReady {
+			return ""
+		}
+		return r
+	case <-time.After(time.Second):
+		return ""
+	}
+}
+
 // startDetached starts bin in its own session with stdin and stdout on the
-// null device and stderr appended to logPath (0600, in a 0700 directory).
-// The environment passes through unchanged: the client holds no secret. The
-// returned channel is closed when the process exits.
-func startDetached(bin, logPath string) (<-chan struct{}, error) {
+// null device, stderr appended to logPath (0600, in a 0700 directory) and
+// the write end of a pipe named by ipc.NotifyFDEnv, on which the daemon
+// says "ready" or why it cannot start. The environment passes through
+// otherwise unchanged: the client holds no secret.
+func startDetached(bin, logPath string) (*started, error) {
 	cmd := exec.Command(bin)
 	// Not the client's working directory: the daemon outlives it.
 	if home, err := os.UserHomeDir(); err == nil {
@@ -205,13 +246,35 @@ func startDetached(bin, logPath string) (<-chan struct{}, error) {
 		}
 	}
 	cmd.SysProcAttr = detachedAttr()
-	if err := cmd.Start(); err != nil {
+	r, w, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
+	fd, err := passNotify(cmd, w)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	cmd.Env = append(os.Environ(), ipc.NotifyFDEnv+"="+fd)
+	err = cmd.Start()
+	w.Close() // the child has its own; EOF comes when it closes it or exits
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	verdict := make(chan string, 1)
+	go func() {
+		defer close(verdict)
+		b, _ := io.ReadAll(io.LimitReader(r, 4096))
+		r.Close()
+		line, _, _ := strings.Cut(string(b), "\n")
+		verdict <- strings.TrimSpace(line)
+	}()
 	exited := make(chan struct{})
 	go func() {
 		cmd.Wait()
 		close(exited)
 	}()
-	return exited, nil
+	return &started{exited: exited, verdict: verdict}, nil
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
+// adoScope is the daemon's default git_scope.
+const adoScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
+
 // fixedNow is the clock of unit tests.
 var fixedNow = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -39,6 +42,10 @@ func (f *fakeDaemon) requests() []ipc.Request {
 	defer f.mu.Unlock()
 	return append([]ipc.Request(nil), f.reqs...)
 }
+
+// managementScope is the public cloud's management scope, as the Azure CLI
+// asks for it.
+const managementScope = "https://management.core.windows.net//.default"
 
 // testToken is the token fake daemons hand out for scopes.
 func testToken(profile string, scopes []string) *ipc.Token {
@@ -86,6 +93,8 @@ func defaultAnswer(req *ipc.Request, p *ipc.ProfileInfo) (*ipc.Response, error) 
 	switch req.Op {
 	case ipc.OpToken:
 		return &ipc.Response{Token: testToken(req.Profile, req.Scopes)}, nil
+	case ipc.OpGitToken:
+		return &ipc.Response{Token: testToken(req.Profile, []string{adoScope})}, nil
 	case ipc.OpProfile:
 		if p == nil {
 			p = testProfile()

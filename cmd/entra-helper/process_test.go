@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -45,7 +46,7 @@ func fakeDaemonMain() int {
 	}
 	fmt.Fprintln(os.Stderr, "fake entra-helperd: listening on", sock)
 	answered := make(chan struct{}, 1)
-	srv := &ipc.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+	srv := &ipcserver.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		resp, _ := defaultAnswer(req, nil)
 		send(resp)
 		select {
@@ -130,7 +131,7 @@ func startProcDaemon(t testing.TB) *procDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ipc.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+	srv := &ipcserver.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		d.mu.Lock()
 		d.reqs = append(d.reqs, *req)
 		d.mu.Unlock()

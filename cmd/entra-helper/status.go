@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -77,8 +78,11 @@ func (a *app) writeStatus(w io.Writer, s *ipc.Status) error {
 		if p.Account != "" {
 			fmt.Fprintf(tw, "  account\t%s\n", p.Account)
 		}
-		if p.Tenant != "" {
-			fmt.Fprintf(tw, "  tenant\t%s\n", p.Tenant)
+		if p.Tenant != "" || p.TenantSource != "" {
+			fmt.Fprintf(tw, "  tenant\t%s\n", describeTenant(p.Tenant, p.TenantSource))
+		}
+		if c := entra.CloudByName(p.Cloud); c != nil && p.Cloud != "" {
+			fmt.Fprintf(tw, "  cloud\t%s (%s)\n", c.Name, c.CLIName)
 		}
 		if p.LastError != "" {
 			fmt.Fprintf(tw, "  last error\t%s\n", p.LastError)
@@ -98,10 +102,19 @@ func (a *app) writeStatus(w io.Writer, s *ipc.Status) error {
 			if t.RenewsAt > 0 {
 				renews = a.clockWithRel(t.RenewsAt, now)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Scope, a.clockWithRel(t.ExpiresOn, now), renews,
+			expires := "none yet"
+			if t.ExpiresOn > 0 {
+				expires = a.clockWithRel(t.ExpiresOn, now)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Scope, expires, renews,
 				strconv.Itoa(t.Failures), orDefault(t.LastError, "-"))
 		}
 		tw.Flush()
+		for _, t := range p.Tokens {
+			if t.Warning != "" {
+				fmt.Fprintf(w, "  warning (%s): %s\n", t.Scope, t.Warning)
+			}
+		}
 	}
 	return nil
 }
@@ -143,4 +156,15 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%ds", s)
 	}
+}
+
+// describeTenant is a tenant with where it came from, when not the config.
+func describeTenant(tenant, from string) string {
+	switch {
+	case from == "" || from == "config":
+		return tenant
+	case tenant == "":
+		return from
+	}
+	return tenant + " (" + from + ")"
 }

@@ -25,6 +25,7 @@ type fakeSource struct {
 
 	mu    sync.Mutex
 	calls int
+	at    []time.Time // when each call was made
 	err   error
 }
 
@@ -39,6 +40,7 @@ func (s *fakeSource) Acquire(ctx context.Context, sc []string) (auth.Token, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	s.at = append(s.at, s.clk.Now())
 	if s.err != nil {
 		return auth.Token{}, s.err
 	}
@@ -201,7 +203,8 @@ func TestShortTokensRenewWithMinValidLeft(t *testing.T) {
 }
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	b, clk, src := setup(t, Policy{BackoffBase: 2 * time.Second, BackoffMax: 60 * time.Second}, time.Hour, 0.999999)
+	// A one-second call gap lets the backoff itself show; TestCallGapHoldsBackgroundRetries checks the gap.
+	b, clk, src := setup(t, Policy{BackoffBase: 2 * time.Second, BackoffMax: 60 * time.Second, MinCallGap: time.Second}, time.Hour, 0.999999)
 	mustToken(t, b, 0)
 	src.Fail(unavailable(0))
 	clk.Advance(b.State()[0].RenewsAt.Sub(clk.Now())) // first failed renewal
@@ -434,5 +437,39 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestDropForgetsOnlyTheRejectedToken(t *testing.T) {
+	b, clk, src := setup(t, Policy{}, time.Hour, 0.5)
+	old := mustToken(t, b, 0)
+	if b.Drop("prod", scopes, "not-the-cached-token") {
+		t.Fatal("Drop dropped a token other than the one named")
+	}
+	if b.Drop("prod", []string{"other/.default"}, "") || b.Drop("other", scopes, "") {
+		t.Fatal("Drop dropped a token that is not cached")
+	}
+	if !b.Drop("prod", scopes, old.Value.Reveal()) {
+		t.Fatal("Drop did not drop the cached token")
+	}
+	// A second consumer rejecting the same token changes nothing.
+	if b.Drop("prod", scopes, old.Value.Reveal()) {
+		t.Fatal("dropping the same token twice")
+	}
+	fresh := mustToken(t, b, 0)
+	if fresh.Value.Reveal() == old.Value.Reveal() || src.Calls() != 2 {
+		t.Fatalf("after Drop: same token %v, source calls %d; want a new token from a second call", fresh.Value.Reveal() == old.Value.Reveal(), src.Calls())
+	}
+	if b.Drop("prod", scopes, old.Value.Reveal()) {
+		t.Fatal("the old token dropped the new one")
+	}
+	mustToken(t, b, 0)
+	if src.Calls() != 2 {
+		t.Fatalf("source calls = %d, want the new token cached", src.Calls())
+	}
+	// The dropped token's renewal timer is gone; the new one's still runs.
+	clk.Advance(50 * time.Minute)
+	if src.Calls() != 3 {
+		t.Fatalf("source calls = %d after 50m, want one renewal", src.Calls())
 	}
 }

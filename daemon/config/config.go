@@ -2,7 +2,11 @@
 // Every error names the file, the line and the key at fault.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/entra-helper/entra-helper/entra"
+)
 
 // Flows a profile may use.
 const (
@@ -17,10 +21,11 @@ const (
 )
 
 // DatabricksScope is the default scope of every profile.
-const DatabricksScope = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
+const DatabricksScope = entra.DatabricksResource + "/.default"
 
-// ManagementResource is the Azure management resource.
-const ManagementResource = "https://management.core.windows.net/"
+// AzureDevOpsScope is the default git_scope: the Azure DevOps resource, whose
+// tokens Azure Repos accepts as a git password.
+const AzureDevOpsScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
 
 // Config is a loaded, validated config file.
 type Config struct {
@@ -45,11 +50,12 @@ type Daemon struct {
 type Profile struct {
 	Name                string
 	Flow                string
-	Tenant              string
+	Tenant              string // a GUID or a verified domain, lower case; "" to find it from DatabricksHost
 	ClientID            string
-	Cloud               string // public | usgov | china (default public)
+	Cloud               string // public | usgov | china (default public): a name in entra.Clouds
 	AuthorityHost       string // "" or an https URL overriding Cloud
 	Scopes              []string
+	GitScope            string // the scope of git's passwords (default AzureDevOpsScope)
 	Username            string
 	Certificate         string
 	FederatedTokenFile  string
@@ -59,22 +65,22 @@ type Profile struct {
 	AllowedGroups       []string // system mode: groups allowed
 }
 
+// CloudTable is the profile's cloud: its row of entra.Clouds.
+func (p *Profile) CloudTable() *entra.Cloud {
+	if c := entra.CloudByName(p.Cloud); c != nil {
+		return c
+	}
+	return entra.Clouds[0]
+}
+
 // AuthorityBaseURL is the authority host URL for the profile:
-// AuthorityHost when set, else the cloud's host
-// (https://login.microsoftonline.com, https://login.microsoftonline.us,
-// https://login.chinacloudapi.cn).
+// AuthorityHost when set (it overrides only this value of the cloud), else
+// the cloud's.
 func (p *Profile) AuthorityBaseURL() string {
 	if p.AuthorityHost != "" {
 		return p.AuthorityHost
 	}
-	switch p.Cloud {
-	case "usgov":
-		return "https://login.microsoftonline.us"
-	case "china":
-		return "https://login.chinacloudapi.cn"
-	default:
-		return "https://login.microsoftonline.com"
-	}
+	return p.CloudTable().AuthorityHost
 }
 
 // Profile returns the profile called name, or the default profile when name

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -26,7 +27,7 @@ const (
 	DefaultStore          = "keyring"
 	DefaultMinValid       = "5m"
 	DefaultMetadataListen = "127.0.0.1:8771"
-	DefaultCloud          = "public"
+	DefaultCloud          = entra.DefaultCloud
 )
 
 // maxFileSize bounds the config file read into memory.
@@ -131,8 +132,8 @@ func unwrapPathError(err error) error {
 type missingFileError struct{ path string }
 
 func (e *missingFileError) Error() string {
-	return e.path + ": no config file; create it with at least one [profiles.NAME] table " +
-		"(see docs/configuration.md), or point " + EnvConfig + " at another file"
+	return "no config file at " + e.path + "; run `entra-helper setup` to create it (or write a " +
+		"[profiles.NAME] table there by hand, see docs/configuration.md, or point " + EnvConfig + " at another file)"
 }
 
 func (e *missingFileError) Unwrap() error { return fs.ErrNotExist }
@@ -161,6 +162,7 @@ type rawProfile struct {
 	Cloud               string    `toml:"cloud"`
 	AuthorityHost       string    `toml:"authority_host"`
 	Scopes              *[]string `toml:"scopes"`
+	GitScope            *string   `toml:"git_scope"`
 	Username            string    `toml:"username"`
 	Certificate         string    `toml:"certificate"`
 	FederatedTokenFile  string    `toml:"federated_token_file"`

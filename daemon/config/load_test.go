@@ -44,7 +44,8 @@ client_id = "` + client + `"
 cloud = "usgov"
 authority_host = "https://Login.Example.com/"
 scopes = ["a/.default", "b/.default"]
-databricks_host = "HTTPS://ADB-1.7.azuredatabricks.net/"
+git_scope = "api://git-host/.default"
+databricks_host = "HTTPS://ADB-1.7.Databricks.Azure.US/"
 workspace_resource_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws"
 allowed_users = ["alice"]
 allowed_groups = ["data"]
@@ -68,11 +69,12 @@ flow = "managed-identity"
 			"prod": {
 				Name: "prod", Flow: FlowClientSecret, Tenant: tenant, ClientID: client, Cloud: "usgov",
 				AuthorityHost: "https://login.example.com", Scopes: []string{"a/.default", "b/.default"},
-				DatabricksHost:      "https://adb-1.7.azuredatabricks.net",
+				GitScope:            "api://git-host/.default",
+				DatabricksHost:      "https://adb-1.7.databricks.azure.us",
 				WorkspaceResourceID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/ws",
 				AllowedUsers:        []string{"alice"}, AllowedGroups: []string{"data"},
 			},
-			"mi.user": {Name: "mi.user", Flow: FlowManagedIdentity, Cloud: "public", Scopes: []string{DatabricksScope}},
+			"mi.user": {Name: "mi.user", Flow: FlowManagedIdentity, Cloud: "public", Scopes: []string{DatabricksScope}, GitScope: AzureDevOpsScope},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -97,11 +99,43 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("daemon = %#v, want %#v", cfg.Daemon, wantD)
 	}
 	prof, ok := cfg.Profile("")
-	if !ok || prof.Name != "dev" || prof.Cloud != "public" || !reflect.DeepEqual(prof.Scopes, []string{DatabricksScope}) {
+	if !ok || prof.Name != "dev" || prof.Cloud != "public" || !reflect.DeepEqual(prof.Scopes, []string{DatabricksScope}) || prof.GitScope != AzureDevOpsScope {
 		t.Errorf("profile = %#v, %v", prof, ok)
 	}
 	if prof.AuthorityBaseURL() != "https://login.microsoftonline.com" {
 		t.Errorf("authority = %q", prof.AuthorityBaseURL())
+	}
+}
+
+func TestLoadTenantFromWorkspace(t *testing.T) {
+	// tenant may be left out when databricks_host is set: the daemon finds it
+	// from the workspace; the tenant is kept in lower case.
+	p := writeConfig(t, "[profiles.ws]\nflow = \"client-secret\"\nclient_id = \"c\"\ndatabricks_host = \"adb-1.7.databricks.azure.cn\"\ncloud = \"china\"\n"+
+		"[profiles.dom]\nflow = \"browser\"\nclient_id = \"c\"\ntenant = \"Contoso.COM\"\n")
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := cfg.Profiles["ws"]
+	if ws.Tenant != "" || ws.DatabricksHost != "https://adb-1.7.databricks.azure.cn" || ws.AuthorityBaseURL() != "https://login.chinacloudapi.cn" ||
+		ws.CloudTable().ManagementResource != "https://management.core.chinacloudapi.cn/" {
+		t.Errorf("ws = %#v", ws)
+	}
+	if cfg.Profiles["dom"].Tenant != "contoso.com" {
+		t.Errorf("dom tenant = %q", cfg.Profiles["dom"].Tenant)
+	}
+}
+
+func TestAuthorityHostOverridesOnlyTheAuthority(t *testing.T) {
+	p := writeConfig(t, "[profiles.gov]\nflow = \"client-secret\"\nclient_id = \"c\"\ntenant = \"t.example\"\ncloud = \"usgov\"\nauthority_host = \"https://login.test.example\"\n")
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gov := cfg.Profiles["gov"]
+	if gov.AuthorityBaseURL() != "https://login.test.example" || gov.CloudTable().ManagementResource != "https://management.core.usgovcloudapi.net/" ||
+		gov.CloudTable().CLIName != "AzureUSGovernment" {
+		t.Errorf("gov: authority %q, cloud %+v", gov.AuthorityBaseURL(), gov.CloudTable())
 	}
 }
 
@@ -169,36 +203,46 @@ func TestLoadErrors(t *testing.T) {
 			`F:2: daemon.metadata_listen: "127.0.0.1" is not a host:port (e.g. "127.0.0.1:8771")`},
 		{"listen bad port", "[daemon]\nmetadata_listen = \"127.0.0.1:http\"\n",
 			`F:2: daemon.metadata_listen: "127.0.0.1:http" has no valid port (e.g. "127.0.0.1:8771")`},
-		{"missing flow", "\n\n[profiles.prod]\ntenant = \"t\"\n", "F:3: profiles.prod: flow is missing (one of client-secret, client-certificate, federated, browser, device-code, username-password, refresh-token, managed-identity)"},
+		{"missing flow", "\n\n[profiles.prod]\ntenant = \"t.example\"\n", "F:3: profiles.prod: flow is missing (one of client-secret, client-certificate, federated, browser, device-code, username-password, refresh-token, managed-identity)"},
 		{"unknown flow", "[profiles.prod]\nflow = \"secret\"\n", `F:2: profiles.prod.flow: "secret" is not a flow (one of client-secret, client-certificate, federated, browser, device-code, username-password, refresh-token, managed-identity)`},
 		{"needs tenant", "\n\n[profiles.prod]\nflow = \"client-secret\"\nclient_id = \"c\"\n", `F:3: profiles.prod: flow "client-secret" needs tenant`},
-		{"needs client_id", "[profiles.prod]\nflow = \"browser\"\ntenant = \"t\"\n", `F:1: profiles.prod: flow "browser" needs client_id`},
+		{"needs client_id", "[profiles.prod]\nflow = \"browser\"\ntenant = \"t.example\"\n", `F:1: profiles.prod: flow "browser" needs client_id`},
 		{"needs both", "[profiles.prod]\nflow = \"device-code\"\n", "F:1: profiles.prod: flow \"device-code\" needs tenant\nF:1: profiles.prod: flow \"device-code\" needs client_id"},
-		{"needs username", "[profiles.u]\nflow = \"username-password\"\ntenant = \"t\"\nclient_id = \"c\"\n", `F:1: profiles.u: flow "username-password" needs username`},
-		{"needs token file", "[profiles.f]\nflow = \"federated\"\ntenant = \"t\"\nclient_id = \"c\"\n", `F:1: profiles.f: flow "federated" needs federated_token_file`},
+		{"needs username", "[profiles.u]\nflow = \"username-password\"\ntenant = \"t.example\"\nclient_id = \"c\"\n", `F:1: profiles.u: flow "username-password" needs username`},
+		{"needs token file", "[profiles.f]\nflow = \"federated\"\ntenant = \"t.example\"\nclient_id = \"c\"\n", `F:1: profiles.f: flow "federated" needs federated_token_file`},
 		{"missing key dotted header", "profiles.x.flow = \"browser\"\n", "F:1: profiles.x: flow \"browser\" needs tenant\nF:1: profiles.x: flow \"browser\" needs client_id"},
-		{"missing key inline", "[profiles]\n\ny = { flow = \"refresh-token\", tenant = \"t\" }\n", `F:3: profiles.y: flow "refresh-token" needs client_id`},
-		{"bad tenant", "[profiles.p]\nflow = \"browser\"\ntenant = \"t/../x\"\nclient_id = \"c\"\n", `F:3: profiles.p.tenant: "t/../x" is not a tenant ID or domain`},
+		{"missing key inline", "[profiles]\n\ny = { flow = \"refresh-token\", tenant = \"t.example\" }\n", `F:3: profiles.y: flow "refresh-token" needs client_id`},
+		{"bad tenant", "[profiles.p]\nflow = \"browser\"\ntenant = \"t/../x\"\nclient_id = \"c\"\n", `F:3: profiles.p.tenant: "t/../x" is not a tenant ID or domain (e.g. "a1bc2d34-5e67-8f89-01ab-c2345d6c78de" or "contoso.onmicrosoft.com")`},
+		{"tenant common", "[profiles.p]\nflow = \"browser\"\ntenant = \"common\"\nclient_id = \"c\"\n",
+			`F:3: profiles.p.tenant: "common" is not one tenant but a class of accounts: write the tenant's ID or verified domain`},
+		{"tenant organizations with workspace", "[profiles.p]\nflow = \"browser\"\ntenant = \"Organizations\"\nclient_id = \"c\"\ndatabricks_host = \"https://adb-1.7.azuredatabricks.net\"\n",
+			`F:3: profiles.p.tenant: "Organizations" is not one tenant but a class of accounts: write the tenant's ID or verified domain, or leave it out to take the workspace's`},
+		{"tenant without dot", "[profiles.p]\nflow = \"browser\"\ntenant = \"contoso\"\nclient_id = \"c\"\n",
+			`F:3: profiles.p.tenant: "contoso" is not a tenant ID or domain (e.g. "a1bc2d34-5e67-8f89-01ab-c2345d6c78de" or "contoso.onmicrosoft.com")`},
+		{"workspace of another cloud", "[profiles.p]\n" + ok + "cloud = \"china\"\ndatabricks_host = \"adb-1.7.azuredatabricks.net\"\n",
+			`F:6: profiles.p.databricks_host: "adb-1.7.azuredatabricks.net" is a workspace of the public cloud but the profile's cloud is china: set cloud = "public"`},
 		{"cloud", "[profiles.p]\n" + ok + "cloud = \"germany\"\n", `F:5: profiles.p.cloud: "germany" is not one of public, usgov, china`},
 		{"authority http", "[profiles.p]\n" + ok + "authority_host = \"http://localhost:8080\"\n", `F:5: profiles.p.authority_host: "http://localhost:8080" must use https`},
 		{"authority not url", "[profiles.p]\n" + ok + "authority_host = \"login.example.com\"\n", `F:5: profiles.p.authority_host: "login.example.com" is not an https URL (e.g. "https://host.example")`},
 		{"authority query", "[profiles.p]\n" + ok + "authority_host = \"https://x.example/?a=b\"\n", `F:5: profiles.p.authority_host: "https://x.example/?a=b" must not hold user info, a query or a fragment`},
 		{"databricks path", "[profiles.p]\n" + ok + "databricks_host = \"https://adb-1.7.azuredatabricks.net/api\"\n",
-			`F:5: profiles.p.databricks_host: "https://adb-1.7.azuredatabricks.net/api" must not have a path (e.g. "https://adb-1234567890123456.7.azuredatabricks.net")`},
+			`F:5: profiles.p.databricks_host: "https://adb-1.7.azuredatabricks.net/api" is not a workspace URL: write https:// and the host, no path (e.g. "https://adb-1234567890123456.7.azuredatabricks.net")`},
 		{"databricks http", "[profiles.p]\n" + ok + "databricks_host = \"http://adb-1.7.azuredatabricks.net\"\n",
-			`F:5: profiles.p.databricks_host: "http://adb-1.7.azuredatabricks.net" must use https`},
+			`F:5: profiles.p.databricks_host: "http://adb-1.7.azuredatabricks.net" is not a workspace URL: write https:// and the host, no path (e.g. "https://adb-1234567890123456.7.azuredatabricks.net")`},
 		{"databricks port", "[profiles.p]\n" + ok + "databricks_host = \"https://h:99999\"\n",
-			`F:5: profiles.p.databricks_host: "https://h:99999" has an invalid port`},
+			`F:5: profiles.p.databricks_host: "https://h:99999" is not a workspace URL: write https:// and the host, no path (e.g. "https://adb-1234567890123456.7.azuredatabricks.net")`},
 		{"workspace id", "[profiles.p]\n" + ok + "workspace_resource_id = \"/subscriptions/s/workspaces/ws\"\n",
 			`F:5: profiles.p.workspace_resource_id: "/subscriptions/s/workspaces/ws" is not a workspace resource ID (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Databricks/workspaces/<name>)`},
 		{"empty scopes", "[profiles.p]\n" + ok + "scopes = []\n", `F:5: profiles.p.scopes: is empty (leave it out for the default "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")`},
 		{"empty scope", "[profiles.p]\n" + ok + "scopes = [\"a\", \"\"]\n", `F:5: profiles.p.scopes: scope 2 is empty or holds spaces (write one scope per string)`},
 		{"spaced scope", "[profiles.p]\n" + ok + "scopes = [\"a b\"]\n", `F:5: profiles.p.scopes: scope 1 is empty or holds spaces (write one scope per string)`},
+		{"empty git scope", "[profiles.p]\n" + ok + "git_scope = \"\"\n", `F:5: profiles.p.git_scope: "" is not one scope (leave it out for the default "499b84ac-1321-427f-aa17-267ca6975798/.default")`},
+		{"two git scopes", "[profiles.p]\n" + ok + "git_scope = \"a b\"\n", `F:5: profiles.p.git_scope: "a b" is not one scope (leave it out for the default "499b84ac-1321-427f-aa17-267ca6975798/.default")`},
 		{"empty allowed user", "[profiles.p]\n" + ok + "allowed_users = [\" \"]\n", `F:5: profiles.p.allowed_users: entry 1 is empty`},
 		{"empty allowed group", "[profiles.p]\n" + ok + "allowed_groups = [\"\"]\n", `F:5: profiles.p.allowed_groups: entry 1 is empty`},
 		{"profile name", "[profiles.\"a b\"]\n" + ok, `F:1: profiles."a b": profile names may only hold letters, digits, '_', '.' and '-'`},
 		{"default missing", "default_profile = \"prod\"\n[profiles.dev]\n" + ok, `F:1: default_profile: no profile "prod" is defined (add a [profiles.prod] table)`},
-		{"client id spaces", "[profiles.p]\nflow = \"browser\"\ntenant = \"t\"\nclient_id = \" c\"\n", `F:4: profiles.p.client_id: " c" has surrounding spaces`},
+		{"client id spaces", "[profiles.p]\nflow = \"browser\"\ntenant = \"t.example\"\nclient_id = \" c\"\n", `F:4: profiles.p.client_id: " c" has surrounding spaces`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConfig(t, tc.doc)
@@ -224,7 +268,7 @@ func TestLoadMissingFile(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
-	want := p + ": no config file; create it with at least one [profiles.NAME] table (see docs/configuration.md), or point ENTRA_HELPER_CONFIG at another file"
+	want := "no config file at " + p + "; run `entra-helper setup` to create it (or write a [profiles.NAME] table there by hand, see docs/configuration.md, or point ENTRA_HELPER_CONFIG at another file)"
 	if err.Error() != want {
 		t.Errorf("got %q\nwant %q", err, want)
 	}

@@ -5,10 +5,13 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-helper/entra-helper/entra"
 )
 
 // validator checks a decoded file and collects every problem with its line.
@@ -54,20 +57,11 @@ func (v *validator) build(raw *rawFile) *Config {
 	return cfg
 }
 
-func oneOf(s string, allowed ...string) bool {
-	for _, a := range allowed {
-		if s == a {
-			return true
-		}
-	}
-	return false
-}
-
 func (v *validator) enum(key []string, val, def string, allowed ...string) string {
 	if val == "" {
 		return def
 	}
-	if !oneOf(val, allowed...) {
+	if !slices.Contains(allowed, val) {
 		v.fail(key, nil, "%q is not one of %s", val, strings.Join(allowed, ", "))
 	}
 	return val
@@ -125,19 +119,14 @@ func checkLoopbackAddr(addr string) string {
 	return `is not a loopback address (use 127.0.0.1, [::1] or localhost)`
 }
 
-var (
-	tenantRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`)
-	workspaceRE = regexp.MustCompile(`(?i)^/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/Microsoft\.Databricks/workspaces/[^/\s]+$`)
-)
+var workspaceRE = regexp.MustCompile(`(?i)^/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/Microsoft\.Databricks/workspaces/[^/\s]+$`)
 
+// profile validates one [profiles.NAME] table and fills in its defaults.
 func (v *validator) profile(name string, r *rawProfile) *Profile {
-	base := []string{"profiles", name}
-	key := func(k string) []string { return []string{"profiles", name, k} }
-	at := [][]string{base} // missing keys point at the profile's header
+	pv := profileValidator{v: v, name: name, r: r}
 	p := &Profile{
 		Name:                name,
 		Flow:                r.Flow,
-		Tenant:              r.Tenant,
 		ClientID:            r.ClientID,
 		Username:            r.Username,
 		Certificate:         r.Certificate,
@@ -146,86 +135,192 @@ func (v *validator) profile(name string, r *rawProfile) *Profile {
 		AllowedUsers:        r.AllowedUsers,
 		AllowedGroups:       r.AllowedGroups,
 	}
-	if !profileNameRE.MatchString(name) {
-		v.fail(base, nil, "profile names may only hold letters, digits, '_', '.' and '-'")
-	}
-	switch {
-	case r.Flow == "":
-		v.fail(base, at, "flow is missing (one of %s)", strings.Join(Flows, ", "))
-	case !oneOf(r.Flow, Flows...):
-		v.fail(key("flow"), nil, "%q is not a flow (one of %s)", r.Flow, strings.Join(Flows, ", "))
-	default:
-		needs := func(field, val string) {
-			if val == "" {
-				v.fail(base, at, "flow %q needs %s", r.Flow, field)
-			}
-		}
-		if r.Flow != FlowManagedIdentity {
-			needs("tenant", r.Tenant)
-			needs("client_id", r.ClientID)
-		}
-		switch r.Flow {
-		case FlowUsernamePassword:
-			needs("username", r.Username)
-		case FlowFederated:
-			needs("federated_token_file", r.FederatedTokenFile)
-		}
-	}
-	if r.Tenant != "" && !tenantRE.MatchString(r.Tenant) {
-		v.fail(key("tenant"), nil, "%q is not a tenant ID or domain", r.Tenant)
-	}
-	if strings.TrimSpace(r.ClientID) != r.ClientID {
-		v.fail(key("client_id"), nil, "%q has surrounding spaces", r.ClientID)
-	}
-	p.Cloud = v.enum(key("cloud"), r.Cloud, DefaultCloud, "public", "usgov", "china")
-	if r.AuthorityHost != "" {
-		if u, msg := checkHTTPSURL(r.AuthorityHost, true); msg != "" {
-			v.fail(key("authority_host"), nil, "%q %s", r.AuthorityHost, msg)
-		} else {
-			p.AuthorityHost = u
-		}
-	}
-	if r.DatabricksHost != "" {
-		if u, msg := checkHTTPSURL(r.DatabricksHost, false); msg != "" {
-			v.fail(key("databricks_host"), nil, "%q %s", r.DatabricksHost, msg)
-		} else {
-			p.DatabricksHost = u
-		}
-	}
-	if r.WorkspaceResourceID != "" && !workspaceRE.MatchString(r.WorkspaceResourceID) {
-		v.fail(key("workspace_resource_id"), nil,
-			"%q is not a workspace resource ID (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Databricks/workspaces/<name>)",
-			r.WorkspaceResourceID)
-	}
-	if r.Scopes == nil {
-		p.Scopes = []string{DatabricksScope}
-	} else {
-		p.Scopes = *r.Scopes
-		if len(p.Scopes) == 0 {
-			v.fail(key("scopes"), nil, "is empty (leave it out for the default %q)", DatabricksScope)
-		}
-		for i, s := range p.Scopes {
-			if s == "" || strings.ContainsAny(s, " \t\r\n") {
-				v.fail(key("scopes"), nil, "scope %d is empty or holds spaces (write one scope per string)", i+1)
-			}
-		}
-	}
-	for _, l := range []struct {
-		key  string
-		vals []string
-	}{{"allowed_users", r.AllowedUsers}, {"allowed_groups", r.AllowedGroups}} {
-		for i, s := range l.vals {
-			if strings.TrimSpace(s) == "" {
-				v.fail(key(l.key), nil, "entry %d is empty", i+1)
-			}
-		}
-	}
+	pv.checkName()
+	pv.checkFlowNeeds()
+	p.Cloud = pv.cloud()
+	p.AuthorityHost = pv.authorityHost()
+	p.DatabricksHost = pv.databricksHost(p.Cloud)
+	p.Tenant = pv.tenant()
+	pv.checkClientID()
+	pv.checkWorkspaceResourceID()
+	p.Scopes = pv.scopes()
+	p.GitScope = pv.gitScope()
+	pv.checkAllowedLists()
 	return p
 }
 
-// checkHTTPSURL validates an https URL and returns it normalised (lower-case
-// scheme and host, no trailing slash). allowPath permits a path prefix.
-func checkHTTPSURL(s string, allowPath bool) (string, string) {
+// profileValidator checks the keys of one profile, one step per method.
+type profileValidator struct {
+	v    *validator
+	name string
+	r    *rawProfile
+}
+
+func (pv *profileValidator) key(k string) []string { return []string{"profiles", pv.name, k} }
+func (pv *profileValidator) base() []string        { return []string{"profiles", pv.name} }
+
+// failMissing reports a missing key at the profile's header.
+func (pv *profileValidator) failMissing(format string, args ...any) {
+	pv.v.fail(pv.base(), [][]string{pv.base()}, format, args...)
+}
+
+func (pv *profileValidator) checkName() {
+	if !profileNameRE.MatchString(pv.name) {
+		pv.v.fail(pv.base(), nil, "profile names may only hold letters, digits, '_', '.' and '-'")
+	}
+}
+
+// checkFlowNeeds checks the flow and the keys it cannot do without.
+func (pv *profileValidator) checkFlowNeeds() {
+	r := pv.r
+	switch {
+	case r.Flow == "":
+		pv.failMissing("flow is missing (one of %s)", strings.Join(Flows, ", "))
+		return
+	case !slices.Contains(Flows, r.Flow):
+		pv.v.fail(pv.key("flow"), nil, "%q is not a flow (one of %s)", r.Flow, strings.Join(Flows, ", "))
+		return
+	}
+	needs := func(field, val string) {
+		if val == "" {
+			pv.failMissing("flow %q needs %s", r.Flow, field)
+		}
+	}
+	if r.Flow != FlowManagedIdentity {
+		if r.DatabricksHost == "" {
+			needs("tenant", r.Tenant) // else found from the workspace
+		}
+		needs("client_id", r.ClientID)
+	}
+	switch r.Flow {
+	case FlowUsernamePassword:
+		needs("username", r.Username)
+	case FlowFederated:
+		needs("federated_token_file", r.FederatedTokenFile)
+	}
+}
+
+// tenant checks the tenant's form: a GUID or a verified domain, never an
+// alias such as common, which is not one tenant.
+func (pv *profileValidator) tenant() string {
+	if pv.r.Tenant == "" {
+		return ""
+	}
+	t, form := entra.ParseTenant(pv.r.Tenant)
+	switch form {
+	case entra.TenantAlias:
+		pv.v.fail(pv.key("tenant"), nil, "%q is not one tenant but a class of accounts: write the tenant's ID or verified domain%s",
+			pv.r.Tenant, pv.tenantHint())
+		return ""
+	case entra.TenantInvalid:
+		pv.v.fail(pv.key("tenant"), nil, "%q is not a tenant ID or domain (e.g. \"a1bc2d34-5e67-8f89-01ab-c2345d6c78de\" or \"contoso.onmicrosoft.com\")", pv.r.Tenant)
+		return ""
+	}
+	return t
+}
+
+func (pv *profileValidator) tenantHint() string {
+	if pv.r.DatabricksHost != "" {
+		return ", or leave it out to take the workspace's"
+	}
+	return ""
+}
+
+func (pv *profileValidator) checkClientID() {
+	if strings.TrimSpace(pv.r.ClientID) != pv.r.ClientID {
+		pv.v.fail(pv.key("client_id"), nil, "%q has surrounding spaces", pv.r.ClientID)
+	}
+}
+
+func (pv *profileValidator) cloud() string {
+	return pv.v.enum(pv.key("cloud"), pv.r.Cloud, DefaultCloud, entra.CloudNames()...)
+}
+
+func (pv *profileValidator) authorityHost() string {
+	if pv.r.AuthorityHost == "" {
+		return ""
+	}
+	u, msg := checkHTTPSURL(pv.r.AuthorityHost)
+	if msg != "" {
+		pv.v.fail(pv.key("authority_host"), nil, "%q %s", pv.r.AuthorityHost, msg)
+	}
+	return u
+}
+
+// databricksHost normalises databricks_host and checks that a workspace of
+// a known cloud is in the profile's cloud.
+func (pv *profileValidator) databricksHost(cloud string) string {
+	s := pv.r.DatabricksHost
+	if s == "" {
+		return ""
+	}
+	u, ok := entra.WorkspaceURL(s)
+	if !ok {
+		pv.v.fail(pv.key("databricks_host"), nil, "%q is not a workspace URL: write https:// and the host, no path (e.g. \"https://adb-1234567890123456.7.azuredatabricks.net\")", s)
+		return ""
+	}
+	host := strings.TrimPrefix(u, "https://")
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if c := entra.CloudOfDatabricksHost(host); c != nil && c.Name != cloud {
+		pv.v.fail(pv.key("databricks_host"), nil, "%q is a workspace of the %s cloud but the profile's cloud is %s: set cloud = %q", s, c.Name, cloud, c.Name)
+	}
+	return u
+}
+
+func (pv *profileValidator) checkWorkspaceResourceID() {
+	if id := pv.r.WorkspaceResourceID; id != "" && !workspaceRE.MatchString(id) {
+		pv.v.fail(pv.key("workspace_resource_id"), nil,
+			"%q is not a workspace resource ID (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Databricks/workspaces/<name>)", id)
+	}
+}
+
+// scopes are the profile's scopes, the Databricks scope by default.
+func (pv *profileValidator) scopes() []string {
+	if pv.r.Scopes == nil {
+		return []string{DatabricksScope}
+	}
+	scopes := *pv.r.Scopes
+	if len(scopes) == 0 {
+		pv.v.fail(pv.key("scopes"), nil, "is empty (leave it out for the default %q)", DatabricksScope)
+	}
+	for i, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n") {
+			pv.v.fail(pv.key("scopes"), nil, "scope %d is empty or holds spaces (write one scope per string)", i+1)
+		}
+	}
+	return scopes
+}
+
+// gitScope is the scope of git's passwords, Azure DevOps' by default.
+func (pv *profileValidator) gitScope() string {
+	if pv.r.GitScope == nil {
+		return AzureDevOpsScope
+	}
+	s := *pv.r.GitScope
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		pv.v.fail(pv.key("git_scope"), nil, "%q is not one scope (leave it out for the default %q)", s, AzureDevOpsScope)
+	}
+	return s
+}
+
+func (pv *profileValidator) checkAllowedLists() {
+	for _, l := range []struct {
+		key  string
+		vals []string
+	}{{"allowed_users", pv.r.AllowedUsers}, {"allowed_groups", pv.r.AllowedGroups}} {
+		for i, s := range l.vals {
+			if strings.TrimSpace(s) == "" {
+				pv.v.fail(pv.key(l.key), nil, "entry %d is empty", i+1)
+			}
+		}
+	}
+}
+
+// checkHTTPSURL validates an authority URL and returns it normalised
+// (lower-case scheme and host, no trailing slash); a path prefix is kept.
+func checkHTTPSURL(s string) (string, string) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return "", `is not an https URL (e.g. "https://host.example")`
@@ -245,8 +340,5 @@ func checkHTTPSURL(s string, allowPath bool) (string, string) {
 		return "", `is not an https URL (e.g. "https://host.example")`
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/")
-	if path != "" && !allowPath {
-		return "", `must not have a path (e.g. "https://adb-1234567890123456.7.azuredatabricks.net")`
-	}
 	return "https://" + strings.ToLower(u.Host) + path, ""
 }

@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/entra-helper/entra-helper/entra"
 )
 
 // FuzzMetadata feeds random methods, request targets, Host headers and
@@ -106,13 +109,13 @@ func FuzzMetadata(f *testing.F) {
 		if method != http.MethodGet {
 			t.Fatalf("200 for method %q", method)
 		}
-		if !isLoopbackHost(host) {
+		if !access.IsLoopbackHost(host) {
 			t.Fatalf("200 for Host %q", host)
 		}
 		if version != SupportedVersion {
 			t.Fatalf("200 for version %q", version)
 		}
-		if got, ok := normalizeHost(r.Header.Get(HostHeader)); !ok || got != wsHost {
+		if got, ok := entra.WorkspaceURL(r.Header.Get(HostHeader)); !ok || got != wsHost {
 			t.Fatalf("200 for %s %q", HostHeader, r.Header.Get(HostHeader))
 		}
 		if !strings.Contains(body, fakeToken) {

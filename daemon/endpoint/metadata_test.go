@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/ipc"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -145,7 +148,7 @@ func TestMetadata(t *testing.T) {
 			wantStatus: 500, wantCalls: 1, wantBody: "the client secret is wrong"},
 		{name: "unclassified", path: good, headers: okHeaders, tokErr: errors.New("boom"),
 			wantStatus: 500, wantCalls: 1, wantBody: "cannot get a token; see the daemon's log"},
-		{name: "token too short-lived", path: good, headers: okHeaders, tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(4 * time.Minute)},
+		{name: "token too short-lived", path: good, headers: okHeaders, tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(59 * time.Second)},
 			wantStatus: 503, wantCalls: 1, wantBody: "no token with enough lifetime left"},
 		{name: "empty token", path: good, headers: okHeaders, tok: auth.Token{ExpiresOn: now.Add(time.Hour)},
 			wantStatus: 500, wantCalls: 1, wantBody: "empty token"},
@@ -158,7 +161,7 @@ func TestMetadata(t *testing.T) {
 			}
 			m := newMetadata(ft, zap.New(core))
 			if tc.authorize != nil {
-				m.Authorize = func(*http.Request) error { return tc.authorize }
+				m.Access = &fakeAccess{err: tc.authorize}
 			}
 			method := tc.method
 			if method == "" {
@@ -262,6 +265,22 @@ func TestMetadataMinValidFloor(t *testing.T) {
 	}
 }
 
+// TestMetadataServesShortTokens: when Entra issues tokens shorter than
+// min_valid, the broker serves its freshest (at least 60 s left) and the
+// endpoint passes it on instead of failing every request.
+func TestMetadataServesShortTokens(t *testing.T) {
+	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(2 * time.Minute)}}
+	m := newMetadata(ft, nil)
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/"+pathSecret+"/prod", nil)
+	req.Header.Set(VersionHeader, "1")
+	req.Header.Set(HostHeader, wsHost)
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), fakeToken) {
+		t.Errorf("status %d, body %q; want 200 with the token", rec.Code, rec.Body.String())
+	}
+}
+
 func TestMetadataEmptySecretRefusesAll(t *testing.T) {
 	ft := &fakeTokens{tok: goodToken()}
 	m := newMetadata(ft, nil)
@@ -278,25 +297,35 @@ func TestMetadataEmptySecretRefusesAll(t *testing.T) {
 	}
 }
 
-func TestNormalizeHost(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-		ok       bool
-	}{
-		{"https://ADB-1.7.azuredatabricks.net/", "https://adb-1.7.azuredatabricks.net", true},
-		{"adb-1.7.azuredatabricks.net", "https://adb-1.7.azuredatabricks.net", true},
-		{"https://h:443", "https://h", true},
-		{"https://h:8443", "https://h:8443", true},
-		{"http://h:80", "http://h", true},
-		{"https://[::1]:443", "https://[::1]", true},
-		{"https://h/path", "", false},
-		{"https://h?q", "", false},
-		{"https://u@h", "", false},
-		{"", "", false},
-	} {
-		got, ok := normalizeHost(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("normalizeHost(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
+// fakeAccess refuses with err, or allows and counts grants.
+type fakeAccess struct {
+	err     error
+	granted []string
+}
+
+func (a *fakeAccess) CheckRequest(r *http.Request, s access.Surface, profile string) (ipc.Peer, error) {
+	return ipc.Peer{UID: 1001}, a.err
+}
+
+func (a *fakeAccess) Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time) {
+	a.granted = append(a.granted, fmt.Sprintf("%d %s %s %s", peer.UID, s, profile, scope))
+}
+
+// TestMetadataAuditsGrant: a token handed out is told to the access policy
+// with the request's peer, profile and scopes.
+func TestMetadataAuditsGrant(t *testing.T) {
+	acc := &fakeAccess{}
+	m := newMetadata(&fakeTokens{tok: goodToken()}, zap.NewNop())
+	m.Access = acc
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8771/"+pathSecret+"/prod", nil)
+	req.Header.Set(VersionHeader, "1")
+	req.Header.Set(HostHeader, wsHost)
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if len(acc.granted) != 1 || !strings.HasPrefix(acc.granted[0], "1001 metadata prod ") {
+		t.Fatalf("granted %q, want one grant to uid 1001 on the metadata surface for prod", acc.granted)
 	}
 }

@@ -37,7 +37,7 @@ const (
 	testUser     = "alice@contoso.example"
 	testPassword = "correct horse battery staple"
 	testSecret   = "s3cret~Value.of-the-secret"
-	mgmtScope    = config.ManagementResource + ".default"
+	mgmtScope    = "https://management.core.windows.net/.default"
 )
 
 var dbScopes = []string{config.DatabricksScope}

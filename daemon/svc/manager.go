@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/kardianos/service"
+
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // Seams replaced by tests.
@@ -97,7 +99,7 @@ func (c *controller) config() (*service.Config, error) {
 		DisplayName: "entra-helper daemon",
 		Description: "Keeps Microsoft Entra ID access tokens fresh for local tools.",
 		Executable:  c.exe,
-		Arguments:   []string{"run"},
+		Arguments:   ExecArgs(c.mode),
 		Option:      service.KeyValue{"UserService": c.mode == User},
 	}
 	switch c.goos {
@@ -386,7 +388,7 @@ func (c *controller) installHints() {
 		if !fileExists(SystemStoreKeyFile) {
 			fmt.Fprintf(c.out, "Note: %s does not exist yet and the service will not start without it: create it with\n  sudo sh -c 'umask 077; head -c 32 /dev/urandom > %s'\n", SystemStoreKeyFile, SystemStoreKeyFile)
 		}
-		fmt.Fprintf(c.out, "Clients reach it with ENTRA_HELPER_SOCKET=%s. Logs: journalctl -u %s\n", SystemSocket, ServiceName)
+		fmt.Fprintf(c.out, "It listens on %s, where clients look when no per-user daemon runs. Logs: journalctl -u %s\n", ipc.LinuxSystemSocket, ServiceName)
 	case "darwin":
 		fmt.Fprintf(c.out, "Start it now with `%s`; from then on launchd starts it at %s.\n", start, map[Mode]string{User: "login", System: "boot"}[c.mode])
 		fmt.Fprintf(c.out, "Logs: %s\n", LaunchdLogFile(c.mode, c.home))

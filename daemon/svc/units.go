@@ -3,7 +3,10 @@ package svc
 import (
 	"encoding/xml"
 	"fmt"
+	"path"
 	"strings"
+
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // Names and paths shared by the service definitions, the packages and the docs.
@@ -16,16 +19,27 @@ const (
 	SystemUser = "entra-helper"
 	// SystemConfigFile is the config file of the Linux system service.
 	SystemConfigFile = "/etc/entra-helper/config.toml"
-	// SystemSocket is the socket of the Linux system service (in its RuntimeDirectory).
-	SystemSocket = "/run/entra-helper/daemon.sock"
 	// SystemStoreKeyFile is the file store key the Linux system service loads as the
 	// systemd credential "store.key".
 	SystemStoreKeyFile = "/etc/entra-helper/store.key"
 	// DarwinSystemConfigFile is the config file of the macOS LaunchDaemon.
 	DarwinSystemConfigFile = "/Library/Application Support/entra-helper/config.toml"
-	// DarwinSystemSocket is the socket of the macOS LaunchDaemon.
-	DarwinSystemSocket = "/var/run/entra-helper/daemon.sock"
 )
+
+// systemRuntimeDir is the systemd RuntimeDirectory= that holds the system
+// socket: the daemon started with --system listens on ipc.LinuxSystemSocket,
+// so the unit never names the socket itself.
+var systemRuntimeDir = strings.TrimPrefix(path.Dir(ipc.LinuxSystemSocket), "/run/")
+
+// ExecArgs are the daemon's arguments in a service definition of mode:
+// "run", and for a system service "run --system" (which listens on the
+// system socket, ipc.SystemSocketPath, that clients dial).
+func ExecArgs(mode Mode) []string {
+	if mode == System {
+		return []string{"run", "--system"}
+	}
+	return []string{"run"}
+}
 
 // Mode says whether the service runs for the invoking user or for the whole system.
 type Mode int
@@ -61,14 +75,13 @@ WantedBy=default.target
 `
 
 // systemUnitBody is the rest of the systemd system unit after ExecStart.
-const systemUnitBody = `ExecReload=/bin/kill -HUP $MAINPID
+var systemUnitBody = `ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
 User=` + SystemUser + `
 Group=` + SystemUser + `
 Environment=ENTRA_HELPER_CONFIG=` + SystemConfigFile + `
-Environment=ENTRA_HELPER_SOCKET=` + SystemSocket + `
-RuntimeDirectory=entra-helper
+RuntimeDirectory=` + systemRuntimeDir + `
 RuntimeDirectoryMode=0755
 StateDirectory=entra-helper
 StateDirectoryMode=0700
@@ -100,7 +113,7 @@ WantedBy=multi-user.target
 `
 
 // RenderSystemdUnit returns the systemd unit file for mode, starting execPath
-// (an absolute path) with the "run" argument. The user unit is wanted by
+// (an absolute path) with ExecArgs(mode). The user unit is wanted by
 // default.target; the system unit runs as the entra-helper user with the
 // runtime and state directories, the store key credential and sandboxing.
 func RenderSystemdUnit(mode Mode, execPath string) (string, error) {
@@ -116,7 +129,7 @@ func RenderSystemdUnit(mode Mode, execPath string) (string, error) {
 		b.WriteString("Wants=network-online.target\nAfter=network-online.target\n")
 	}
 	b.WriteString("\n[Service]\nType=simple\n")
-	b.WriteString("ExecStart=" + exec + " run\n")
+	b.WriteString("ExecStart=" + exec + " " + strings.Join(ExecArgs(mode), " ") + "\n")
 	if mode == System {
 		b.WriteString(systemUnitBody)
 	} else {
@@ -170,7 +183,7 @@ func LaunchdLogFile(mode Mode, home string) string {
 }
 
 // RenderLaunchdPlist returns the launchd property list for mode, running
-// execPath with the "run" argument: started at load, restarted when it exits
+// execPath with ExecArgs(mode): started at load, restarted when it exits
 // with a failure, logging to LaunchdLogFile(mode, home).
 func RenderLaunchdPlist(mode Mode, execPath, home string) (string, error) {
 	if err := checkExecPath(execPath); err != nil {
@@ -194,11 +207,14 @@ func RenderLaunchdPlist(mode Mode, execPath, home string) (string, error) {
 `)
 	str("Label", LaunchdLabel)
 	b.WriteString("\t<key>ProgramArguments</key>\n\t<array>\n")
-	fmt.Fprintf(&b, "\t\t<string>%s</string>\n\t\t<string>run</string>\n\t</array>\n", xmlEscape(execPath))
+	fmt.Fprintf(&b, "\t\t<string>%s</string>\n", xmlEscape(execPath))
+	for _, a := range ExecArgs(mode) {
+		fmt.Fprintf(&b, "\t\t<string>%s</string>\n", xmlEscape(a))
+	}
+	b.WriteString("\t</array>\n")
 	if mode == System {
 		b.WriteString("\t<key>EnvironmentVariables</key>\n\t<dict>\n")
 		fmt.Fprintf(&b, "\t\t<key>ENTRA_HELPER_CONFIG</key>\n\t\t<string>%s</string>\n", xmlEscape(DarwinSystemConfigFile))
-		fmt.Fprintf(&b, "\t\t<key>ENTRA_HELPER_SOCKET</key>\n\t\t<string>%s</string>\n", xmlEscape(DarwinSystemSocket))
 		b.WriteString("\t</dict>\n")
 	}
 	b.WriteString(`	<key>RunAtLoad</key>

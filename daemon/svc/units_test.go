@@ -22,7 +22,6 @@ func TestRenderSystemdUnit(t *testing.T) {
 		"RuntimeDirectory=entra-helper", "StateDirectory=entra-helper",
 		"LoadCredential=store.key:/etc/entra-helper/store.key",
 		"Environment=ENTRA_HELPER_CONFIG=/etc/entra-helper/config.toml",
-		"Environment=ENTRA_HELPER_SOCKET=/run/entra-helper/daemon.sock",
 		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 		"PrivateDevices=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
 		"ProtectControlGroups=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
@@ -44,14 +43,14 @@ func TestRenderSystemdUnit(t *testing.T) {
 			append([]string{"ExecStart=/usr/bin/entra-helperd run", "WantedBy=default.target"}, common...),
 			[]string{"multi-user.target", "User=", "LoadCredential", "ProtectSystem"}},
 		{"system", System, "/usr/bin/entra-helperd",
-			append(append([]string{"ExecStart=/usr/bin/entra-helperd run", "After=network-online.target"}, common...), hardening...),
-			[]string{"default.target"}},
+			append(append([]string{"ExecStart=/usr/bin/entra-helperd run --system", "After=network-online.target"}, common...), hardening...),
+			[]string{"default.target", "ENTRA_HELPER_SOCKET"}},
 		{"path with a space", User, "/opt/my tools/entra-helperd",
 			[]string{`ExecStart="/opt/my tools/entra-helperd" run`}, nil},
 		{"specifier and variable", User, "/opt/100%/$HOME/entra-helperd",
 			[]string{"ExecStart=/opt/100%%/$$HOME/entra-helperd run"}, nil},
 		{"quote and backslash", System, `/opt/a"b\c/entra-helperd`,
-			[]string{`ExecStart="/opt/a\"b\\c/entra-helperd" run`}, nil},
+			[]string{`ExecStart="/opt/a\"b\\c/entra-helperd" run --system`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,8 +165,9 @@ func TestRenderLaunchdPlist(t *testing.T) {
 		}, []string{"EnvironmentVariables", "UserName"}},
 		{"daemon", System, "/usr/local/bin/entra-helperd", "", map[string]string{
 			"StandardErrorPath":    "/Library/Logs/entra-helper/entra-helperd.log",
-			"EnvironmentVariables": "<key>ENTRA_HELPER_CONFIG</key><string>/Library/Application Support/entra-helper/config.toml</string><key>ENTRA_HELPER_SOCKET</key><string>/var/run/entra-helper/daemon.sock</string>",
-		}, nil},
+			"EnvironmentVariables": "<key>ENTRA_HELPER_CONFIG</key><string>/Library/Application Support/entra-helper/config.toml</string>",
+			"ProgramArguments":     "<string>/usr/local/bin/entra-helperd</string><string>run</string><string>--system</string>",
+		}, []string{"ENTRA_HELPER_SOCKET"}},
 		{"escaped", User, "/Applications/A & B <x>/entra-helperd", "/Users/o'neil", map[string]string{
 			"ProgramArguments":  "<string>/Applications/A & B <x>/entra-helperd</string><string>run</string>",
 			"StandardErrorPath": "/Users/o'neil/Library/Logs/entra-helper/entra-helperd.log",

@@ -73,10 +73,12 @@ type env struct {
 	entra   *entratest.Server
 	environ []string
 	daemon  *exec.Cmd
-	logs    []*bytes.Buffer // every daemon run's stderr
-	logMu   sync.Mutex      // guards logs' contents while a daemon writes
-	outputs []string        // every client output, for the leak check
-	secrets []string        // every secret and token seen, for the leak check
+	// daemonArgs are entra-helperd's arguments (nil: none, a per-user daemon).
+	daemonArgs []string
+	logs       []*bytes.Buffer // every daemon run's stderr
+	logMu      sync.Mutex      // guards logs' contents while a daemon writes
+	outputs    []string        // every client output, for the leak check
+	secrets    []string        // every secret and token seen, for the leak check
 }
 
 func newEnv(t *testing.T, profiles string) *env {
@@ -120,7 +122,7 @@ func newEnvWith(t *testing.T, opts entratest.Options, profiles string) *env {
 func (e *env) startDaemon() {
 	e.t.Helper()
 	var log bytes.Buffer
-	cmd := exec.Command(filepath.Join(binDir, "entra-helperd"))
+	cmd := exec.Command(filepath.Join(binDir, "entra-helperd"), e.daemonArgs...)
 	cmd.Env = e.environ
 	cmd.Stderr = &syncWriter{mu: &e.logMu, w: &log}
 	if err := cmd.Start(); err != nil {

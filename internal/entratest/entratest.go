@@ -53,6 +53,10 @@ type Options struct {
 	RefreshIn time.Duration
 	// Tenant is the tenant ID (default DefaultTenant).
 	Tenant string
+	// Domains are the tenant's verified domains (e.g. contoso.example): the
+	// OpenID metadata and token endpoints answer under them as under the
+	// tenant ID, with the tenant ID as issuer, as Entra does.
+	Domains []string
 	// SingleUseRefreshTokens makes a redeemed refresh token stop working
 	// (every redemption issues a new one in any case).
 	SingleUseRefreshTokens bool
@@ -198,8 +202,7 @@ func New(opts Options) (*Server, error) {
 		byPath:      map[string]int{},
 	}
 	s.url = "https://" + ln.Addr().String()
-	cert := tls.Certificate{Certificate: [][]byte{tlsm.leafDER, tlsm.caCert.Raw}, PrivateKey: tlsm.leafKey}
-	s.ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	s.ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.ServerCertificate()}, MinVersion: tls.VersionTLS12})
 	s.hs = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	pool := x509.NewCertPool()
 	pool.AddCert(tlsm.caCert)
@@ -260,6 +263,13 @@ func (s *Server) CACert() *x509.Certificate { return s.tlsm.caCert }
 // WriteCAFile writes the CA PEM to path (0644), e.g. for SSL_CERT_FILE.
 func (s *Server) WriteCAFile(path string) error {
 	return os.WriteFile(path, s.tlsm.caPEM, 0o644)
+}
+
+// ServerCertificate is the fake's TLS certificate (127.0.0.1, ::1,
+// localhost; signed by the CA of CACert) with its chain and key, for other
+// loopback test servers that clients trusting the fake's CA must accept.
+func (s *Server) ServerCertificate() tls.Certificate {
+	return tls.Certificate{Certificate: [][]byte{s.tlsm.leafDER, s.tlsm.caCert.Raw}, PrivateKey: s.tlsm.leafKey}
 }
 
 // Client returns an HTTP client that trusts the server's CA.

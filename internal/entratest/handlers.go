@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -120,7 +121,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) knownTenant(t string) bool {
-	return t == s.tenant || t == "common" || t == "organizations"
+	return t == s.tenant || t == "common" || t == "organizations" || slices.ContainsFunc(s.opts.Domains, func(d string) bool {
+		return strings.EqualFold(d, t)
+	})
 }
 
 // FederatedIssuer is the issuer URL of the external OIDC provider the fake

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -80,7 +81,7 @@ func TestSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ipc.Server{Handler: func(_ context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+	srv := &ipcserver.Server{Handler: func(_ context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		if req.Profile == "missing" {
 			_ = send(&ipc.Response{Error: &ipc.Error{Code: ipc.CodeUsage, Message: "no such profile"}})
 			return

@@ -145,6 +145,9 @@ type env struct {
 	daemon  *exec.Cmd
 	exited  chan struct{}
 	pid     int // the daemon's pid, also when the client started it
+	// pprofFile is where a daemon built with -tags benchprofile writes its
+	// pprof address (-profile); "" otherwise.
+	pprofFile string
 }
 
 // newEnv lays out a throwaway HOME under dir with the config cfg, in which
@@ -307,4 +310,58 @@ func randomSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// floorProc is a running floor process (internal/bench/cmd/floor).
+type floorProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	pid    int
+	Socket string `json:"socket"`
+	HTTP   string `json:"http"`
+}
+
+// startFloor runs the floor with its socket under dir and waits for its
+// addresses.
+func startFloor(bin, dir string) (*floorProc, error) {
+	sockDir := filepath.Join(dir, "floor")
+	if err := os.MkdirAll(sockDir, 0o700); err != nil {
+		return nil, err
+	}
+	f := &floorProc{cmd: exec.Command(bin, "-socket", filepath.Join(sockDir, "ipc.sock"))}
+	f.cmd.Stderr = os.Stderr
+	var err error
+	if f.stdin, err = f.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := f.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.cmd.Start(); err != nil {
+		return nil, err
+	}
+	f.pid = f.cmd.Process.Pid
+	line, err := bufio.NewReader(out).ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, f)
+	}
+	if err != nil || f.Socket == "" || f.HTTP == "" {
+		f.stop()
+		return nil, fmt.Errorf("the floor did not start: %v", err)
+	}
+	return f, nil
+}
+
+// stop closes the floor's stdin, which ends it, and waits.
+func (f *floorProc) stop() {
+	_ = f.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = f.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = f.cmd.Process.Kill()
+		<-done
+	}
 }

@@ -53,7 +53,9 @@ func main() {
 	flag.StringVar(&r.bin, "bin", "bin", "directory of the built entra-helper and entra-helperd")
 	flag.StringVar(&r.fakeBin, "fake", "", "the fake-entra binary")
 	flag.StringVar(&r.helloBin, "hello", "", "the hello-world binary (built like entra-helper)")
-	flag.StringVar(&r.staticClient, "static-client", "", "optional: entra-helper built with CGO_ENABLED=0, timed beside the real one")
+	flag.StringVar(&r.rawToken, "raw-token", "", "optional: the rawtoken floor (internal/bench/cmd/rawtoken), timed beside entra-helper token")
+	flag.StringVar(&r.floorBin, "floor", "", "the floor binary (internal/bench/cmd/floor): bare ipcserver.Server and net/http references")
+	flag.StringVar(&r.profileDir, "profile", "", "write CPU profiles of the daemon (built with -tags benchprofile) at 8 clients, and the client's traces, to this directory")
 	flag.IntVar(&r.runs, "runs", 200, "fresh processes of each kind for the start-up comparison")
 	flag.DurationVar(&r.dur, "duration", 3*time.Second, "length of each load run")
 	flag.IntVar(&r.profiles, "profiles", 100, "profiles of the memory run")
@@ -61,9 +63,15 @@ func main() {
 	flag.BoolVar(&r.goBench, "go-bench", true, "run the Go benchmarks and the soak simulation (needs the go tool and the source)")
 	out := flag.String("out", "", "also write the table to this file")
 	flag.Parse()
-	if r.fakeBin == "" || r.helloBin == "" {
-		fmt.Fprintln(os.Stderr, "runbench: -fake and -hello are required (scripts/bench.sh builds them)")
+	if r.fakeBin == "" || r.helloBin == "" || r.floorBin == "" {
+		fmt.Fprintln(os.Stderr, "runbench: -fake, -hello and -floor are required (scripts/bench.sh builds them)")
 		os.Exit(2)
+	}
+	if r.profileDir != "" {
+		if err := os.MkdirAll(r.profileDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "runbench:", err)
+			os.Exit(1)
+		}
 	}
 	t0 := time.Now()
 	failed := r.run()
@@ -83,14 +91,16 @@ func main() {
 // runner holds the settings and the rows measured so far.
 type runner struct {
 	bin, fakeBin, helloBin string
-	staticClient           string
+	rawToken               string
+	floorBin, profileDir   string
 	runs, profiles, cold   int
 	dur                    time.Duration
 	goBench                bool
 
-	work string
-	fake *fakeEntra
-	rows []row
+	work  string
+	fake  *fakeEntra
+	floor *floorProc
+	rows  []row
 }
 
 // row is one line of the table.
@@ -153,6 +163,12 @@ func (r *runner) run() bool {
 		return true
 	}
 	defer r.fake.stop()
+	progress("starting the floor (bare ipcserver.Server and net/http)")
+	if r.floor, err = startFloor(r.floorBin, r.work); err != nil {
+		r.fail("setup", "floor", err)
+		return true
+	}
+	defer r.floor.stop()
 
 	r.mainEnv(secret, password)
 	r.memoryEnv(secret)
@@ -203,6 +219,10 @@ func (r *runner) mainEnv(secret, password string) {
 		return
 	}
 	defer func() { e.stop(syscall.SIGTERM) }()
+	if r.profileDir != "" {
+		e.pprofFile = filepath.Join(r.work, "pprof-addr")
+		e.environ = append(e.environ, "ENTRA_HELPERD_PPROF_FILE="+e.pprofFile)
+	}
 	progress("starting entra-helperd (file store)")
 	ready, err := e.start()
 	if err != nil {
@@ -229,6 +249,7 @@ func (r *runner) mainEnv(secret, password string) {
 	// The socket runs go last before the restart: ipc's per-uid rate limit
 	// (a token bucket) would otherwise refuse the phases after them.
 	r.startup(e)
+	r.clientTraces(e)
 	r.metadataLoad(e)
 	r.coldRequests(e)
 	r.socketLoad(e)
@@ -241,7 +262,7 @@ func (r *runner) mainEnv(secret, password string) {
 // startup compares fresh `entra-helper token` processes with hello-world,
 // interleaved, after a few unrecorded runs of each.
 func (r *runner) startup(e *env) {
-	progress("start-up: %d interleaved runs each of hello-world, entra-helper token and entra-helper version", r.runs)
+	progress("start-up: %d interleaved runs each of hello-world, entra-helper token, entra-helper version and rawtoken", r.runs)
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		r.fail("client", "start-up", err)
@@ -261,9 +282,13 @@ func (r *runner) startup(e *env) {
 		func() *exec.Cmd { return mk(client, "version") },
 	}
 	names := []string{"hello", "token", "version"}
-	if r.staticClient != "" {
-		kinds = append(kinds, func() *exec.Cmd { return mk(r.staticClient, "token", "-p", "sp") })
-		names = append(names, "static token")
+	if r.rawToken != "" {
+		kinds = append(kinds, func() *exec.Cmd {
+			c := mk(r.rawToken)
+			c.Env = append(c.Env, "ENTRA_HELPER_PROFILE=sp")
+			return c
+		})
+		names = append(names, "rawtoken")
 	}
 	samples := make([][]time.Duration, len(kinds))
 	const warm = 10
@@ -280,6 +305,7 @@ func (r *runner) startup(e *env) {
 			}
 		}
 	}
+	r.instructions(kinds, names)
 	sh, st, sv := bench.Summarize(samples[0]), bench.Summarize(samples[1]), bench.Summarize(samples[2])
 	ratio := bench.Ratio(st.Median, sh.Median)
 	r.add("client", fmt.Sprintf("hello-world Go binary, fresh process (n=%d)", sh.N),
@@ -288,73 +314,74 @@ func (r *runner) startup(e *env) {
 		fmt.Sprintf("median %s, p99 %s", bench.Ms(st.Median), bench.Ms(st.P99)), "", nil)
 	r.add("client", fmt.Sprintf("`entra-helper version`, fresh process, no daemon call (n=%d)", sv.N),
 		fmt.Sprintf("median %s, p99 %s (%.2fx hello-world)", bench.Ms(sv.Median), bench.Ms(sv.P99), bench.Ratio(sv.Median, sh.Median)), "", nil)
-	if r.staticClient != "" {
+	if r.rawToken != "" {
 		ss := bench.Summarize(samples[3])
-		r.add("client", fmt.Sprintf("what-if: `entra-helper token` built with CGO_ENABLED=0 (static, no ld.so), fresh process (n=%d)", ss.N),
-			fmt.Sprintf("median %s, p99 %s (%.2fx hello-world)", bench.Ms(ss.Median), bench.Ms(ss.P99), bench.Ratio(ss.Median, sh.Median)), "", nil)
+		r.add("client", fmt.Sprintf("floor of a token request: rawtoken (raw system calls, no net package or JSON), fresh process (n=%d)", ss.N),
+			fmt.Sprintf("median %s, p99 %s (%.2fx hello-world; token / rawtoken %.2fx)", bench.Ms(ss.Median), bench.Ms(ss.P99),
+				bench.Ratio(ss.Median, sh.Median), bench.Ratio(st.Median, ss.Median)), "", nil)
 	}
 	r.add("client", "token / hello-world", fmt.Sprintf("median %.2fx, p99 %.2fx", ratio, bench.Ratio(st.P99, sh.P99)),
-		"median <= 1.3x", ptr(ratio <= 1.3))
+		"median <= 1.25x", ptr(ratio <= 1.25))
 }
 
 var concurrency = []int{1, 8, 64}
 
-// socketLoad measures token requests over the Unix socket: the daemon's,
-// then, as a reference, a bare ipc.Server in this process with its rate
-// limit off and a handler that returns a fixed token.
-func (r *runner) socketLoad(e *env) {
-	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
-	for _, c := range concurrency {
-		progress("socket load: %d clients for %s", c, r.dur)
-		cpu := r.cpuMeter(e.pid)
-		res := loadgen.Socket(context.Background(), e.socket, req, c, r.dur)
-		r.loadRow("socket", c, res, cpu(res.Answers+res.Errors))
-	}
-
-	path := filepath.Join(r.work, "ref", "ipc.sock")
-	ln, err := ipc.Listen(path)
-	if err != nil {
-		r.fail("socket (ipc only)", "listen", err)
-		return
-	}
-	tok := &ipc.Token{AccessToken: strings.Repeat("x", 1500), TokenType: "Bearer", ExpiresOn: time.Now().Add(time.Hour).Unix(),
-		Profile: "sp", Scope: scopeDatabricks, Tenant: r.fake.Tenant}
-	srv := &ipc.Server{RateLimit: ipc.RateLimit{PerSecond: -1}, Handler: func(_ context.Context, _ ipc.Peer, _ *ipc.Request, send func(*ipc.Response) error) {
-		_ = send(&ipc.Response{Token: tok})
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	for _, c := range concurrency {
-		progress("reference ipc.Server load: %d clients for %s", c, r.dur)
-		res := loadgen.Socket(context.Background(), path, req, c, r.dur)
-		r.loadRow("socket (ipc only)", c, res, "")
-	}
+// load is one load run against one server, with the server's CPU per answer.
+type load struct {
+	res    loadgen.Result
+	cpuPer time.Duration // server CPU per request (answers and refusals); 0 if unknown
+	genPer time.Duration // load generator CPU per request
 }
 
-// cpuMeter starts counting the CPU time of the daemon and of this process;
-// the function it returns gives both per request, as text.
-func (r *runner) cpuMeter(daemon int) func(requests int) string {
-	d0, err1 := bench.CPUTime(daemon)
+// measure runs one load run while counting the CPU time of process pid
+// (from /proc, 10 ms resolution) and of this process, the load generator.
+func (r *runner) measure(pid int, run func() loadgen.Result) load {
+	d0, err1 := bench.CPUTime(pid)
 	s0, err2 := bench.CPUTime(os.Getpid())
-	return func(n int) string {
-		d1, err3 := bench.CPUTime(daemon)
-		s1, err4 := bench.CPUTime(os.Getpid())
-		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || n == 0 {
-			return ""
-		}
-		dper := (d1 - d0) / time.Duration(n)
-		cap := ""
-		if dper > 0 {
-			cap = fmt.Sprintf(" (%.0f/s per core of daemon CPU)", float64(time.Second)/float64(dper))
-		}
-		return fmt.Sprintf("CPU per request (answers and refusals alike): daemon %.0f µs%s, load generator %.0f µs",
-			float64(dper)/1e3, cap, float64((s1-s0)/time.Duration(n))/1e3)
+	res := run()
+	d1, err3 := bench.CPUTime(pid)
+	s1, err4 := bench.CPUTime(os.Getpid())
+	n := time.Duration(res.Answers + res.Errors)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || n == 0 {
+		return load{res: res}
 	}
+	return load{res: res, cpuPer: (d1 - d0) / n, genPer: (s1 - s0) / n}
 }
 
-func (r *runner) loadRow(area string, clients int, res loadgen.Result, cpu string) {
+// surface is one server under load: the daemon's socket or one of its HTTP
+// endpoints, or a floor.
+type surface struct {
+	area  string // row label
+	pid   int
+	run   func(clients int) loadgen.Result
+	pprof string // the daemon's pprof address with -profile; "" for a floor
+}
+
+// compare runs each surface at each concurrency, the surfaces interleaved
+// (daemon, floor, daemon, floor, ...) so that a change in the machine's
+// load hits both alike, and adds a row per run. It returns the runs by
+// surface and concurrency.
+func (r *runner) compare(surfaces ...surface) []map[int]load {
+	out := make([]map[int]load, len(surfaces))
+	for i := range out {
+		out[i] = map[int]load{}
+	}
+	for _, c := range concurrency {
+		for i, s := range surfaces {
+			progress("%s: %d client(s) for %s", s.area, c, r.dur)
+			var l load
+			r.profiled(s, c, func() { l = r.measure(s.pid, func() loadgen.Result { return s.run(c) }) })
+			out[i][c] = l
+			r.loadRow(s.area, c, l)
+		}
+	}
+	return out
+}
+
+func (r *runner) loadRow(area string, clients int, l load) {
 	what := fmt.Sprintf("%d client(s), %s", clients, r.dur)
-	if res.Answers == 0 && (res.FirstErr == nil || !strings.Contains(res.FirstErr.Error(), "busy")) {
+	res := l.res
+	if res.Answers == 0 {
 		r.fail(area, what, fmt.Errorf("no answer: %d errors, first: %v", res.Errors, res.FirstErr))
 		return
 	}
@@ -362,20 +389,55 @@ func (r *runner) loadRow(area string, clients int, res loadgen.Result, cpu strin
 	if res.Errors > 0 {
 		result += fmt.Sprintf(", and %.0f refusals/s (first: %s)", float64(res.Errors)/res.Elapsed.Seconds(), oneLine(res.FirstErr.Error()))
 	}
-	if cpu != "" {
-		result += "; " + cpu
-	}
-	if clients == 64 && area != "socket (ipc only)" {
-		ok := res.Rate() >= 20000 && res.Latency.P99 <= 2*time.Millisecond && res.Errors == 0
-		r.add(area, what, result, ">= 20,000/s, p99 <= 2 ms", ptr(ok))
-		return
+	if l.cpuPer > 0 {
+		result += fmt.Sprintf("; server CPU %s per answer, load generator %s", us(l.cpuPer), us(l.genPer))
 	}
 	r.add(area, what, result, "", nil)
 }
 
-// metadataLoad measures the Databricks metadata endpoint, and what one
-// /proc/net/tcp lookup (done per request to find the peer's uid) costs with
-// the 64 connections open.
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
+
+// socketLoad measures token requests over the Unix socket, the daemon's
+// against the floor's bare ipcserver.Server answering from memory.
+func (r *runner) socketLoad(e *env) {
+	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
+	sock := func(path string) func(int) loadgen.Result {
+		return func(c int) loadgen.Result { return loadgen.Socket(context.Background(), path, req, c, r.dur) }
+	}
+	runs := r.compare(
+		surface{"socket", e.pid, sock(e.socket), e.pprofURL()},
+		surface{"socket floor: bare ipcserver.Server, token in memory", r.floor.pid, sock(r.floor.Socket), ""},
+	)
+	d, f := runs[0][8], runs[1][8]
+	if d.cpuPer > 0 && f.cpuPer > 0 {
+		ratio := float64(d.cpuPer) / float64(f.cpuPer)
+		r.add("socket", "daemon CPU per answer / floor's, 8 clients",
+			fmt.Sprintf("%.2fx (%s / %s)", ratio, us(d.cpuPer), us(f.cpuPer)), "<= 1.5x", ptr(ratio <= 1.5))
+	}
+}
+
+// httpRatios adds the targets of a loopback HTTP endpoint against the
+// floor's bare net/http handler: throughput at 64 keep-alive clients and
+// p99 at 8.
+func (r *runner) httpRatios(area string, d, f map[int]load) {
+	if f[64].res.Rate() > 0 {
+		ratio := d[64].res.Rate() / f[64].res.Rate()
+		r.add(area, "answers/s at 64 keep-alive clients / bare net/http's",
+			fmt.Sprintf("%.2fx (%.0f / %.0f)", ratio, d[64].res.Rate(), f[64].res.Rate()), ">= 0.9x", ptr(ratio >= 0.9))
+	}
+	if p := f[8].res.Latency.P99; p > 0 {
+		ratio := bench.Ratio(d[8].res.Latency.P99, p)
+		r.add(area, "p99 at 8 clients / bare net/http's",
+			fmt.Sprintf("%.2fx (%s / %s)", ratio, bench.Ms(d[8].res.Latency.P99), bench.Ms(p)), "<= 1.5x", ptr(ratio <= 1.5))
+	}
+	if d[8].cpuPer > 0 && f[8].cpuPer > 0 {
+		r.add(area, "server CPU per answer / bare net/http's, 8 clients",
+			fmt.Sprintf("%.2fx (%s / %s)", float64(d[8].cpuPer)/float64(f[8].cpuPer), us(d[8].cpuPer), us(f[8].cpuPer)), "", nil)
+	}
+}
+
+// metadataLoad measures the Databricks metadata endpoint against the
+// floor's bare net/http handler, and the peer-uid lookups.
 func (r *runner) metadataLoad(e *env) {
 	resp, err := e.call(&ipc.Request{Op: ipc.OpProfile, Profile: "sp"})
 	if err != nil || resp.Profile == nil || resp.Profile.MetadataURL == "" {
@@ -384,12 +446,14 @@ func (r *runner) metadataLoad(e *env) {
 	}
 	u := resp.Profile.MetadataURL
 	h := http.Header{"X-Databricks-Metadata-Version": {"1"}, "X-Databricks-Host": {databricks}}
-	for _, c := range concurrency {
-		progress("metadata endpoint load: %d keep-alive clients for %s", c, r.dur)
-		cpu := r.cpuMeter(e.pid)
-		res := loadgen.HTTP(context.Background(), u, h, c, r.dur)
-		r.loadRow("metadata", c, res, cpu(res.Answers+res.Errors))
+	get := func(url string) func(int) loadgen.Result {
+		return func(c int) loadgen.Result { return loadgen.HTTP(context.Background(), url, h, c, r.dur) }
 	}
+	runs := r.compare(
+		surface{"metadata", e.pid, get(u), e.pprofURL()},
+		surface{"HTTP floor: bare net/http, constant body", r.floor.pid, get(r.floor.HTTP), ""},
+	)
+	r.httpRatios("metadata", runs[0], runs[1])
 	r.procNetTCP(u)
 }
 
@@ -661,7 +725,7 @@ func (r *runner) memoryEnv(secret string) {
 	}
 	r.add(area, what, fmt.Sprintf("%s (%d sign-ins + %d token requests in %s, %d Entra token calls)",
 		bench.MiB(rss), r.profiles, 3*r.profiles, took.Round(time.Millisecond), after.TokenRequests-before.TokenRequests),
-		"<= 40 MiB", ptr(rss <= 40<<20))
+		"<= 25 MiB", ptr(rss <= 25<<20))
 }
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op\s+([\d.]+) B/op\s+(\d+) allocs/op`)

@@ -1,4 +1,9 @@
-package ipc
+// Package ipcserver is the daemon's side of the local protocol of package
+// ipc: a server that answers one request per connection, with bounded
+// message sizes, read and write timeouts, a bound on open connections (idle
+// ones give way), and an admission hook that the daemon's access policy
+// (package daemon/access) fills in. The client never links this package.
+package ipcserver
 
 import (
 	"context"
@@ -9,6 +14,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // Defaults of Server's limits.
@@ -19,25 +26,29 @@ const (
 )
 
 // Server answers one request per connection: it checks the peer, reads the
-// request (bounded by ReadTimeout and MaxMessageSize), calls Handler, writes
+// request (bounded by ReadTimeout and ipc.MaxMessageSize), calls Handler, writes
 // what the handler sends (each write bounded by WriteTimeout) and closes the
 // connection. Set the exported fields before Serve and do not change them
 // afterwards. The zero value with a Handler is ready to use.
 type Server struct {
 	// Handler answers req from peer. It calls send for each event and then
-	// once for the final answer (a Response with Event nil); send sets the
+	// once for the final answer (a ipc.Response with Event nil); send sets the
 	// version and returns an error once the client is gone or too slow, or
 	// when called after the final answer. ctx is cancelled when the client
 	// closes its connection, and when the server is closed. If Handler
-	// returns without a final answer, the server answers CodeFailed. A
-	// panic in Handler is recovered and answered CodeFailed.
-	Handler func(ctx context.Context, peer Peer, req *Request, send func(*Response) error)
+	// returns without a final answer, the server answers ipc.CodeFailed. A
+	// panic in Handler is recovered and answered ipc.CodeFailed.
+	Handler func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error)
 
-	// Authorize decides whether peer may use the server, before its request
-	// is read. An error refuses the connection: the client gets a
-	// CodeForbidden error whose message is the error's text. nil allows
-	// only the server's own user (uid on Unix, SID on Windows).
-	Authorize func(Peer) error
+	// Admit decides whether peer may use the server, before its request is
+	// handled (on Unix before it is even read; Windows tells a pipe
+	// client's identity only once it has sent something). An error refuses
+	// the connection: the client gets an error whose message is the
+	// error's text and whose code is the error's Code() method if it has
+	// one (for example ipc.CodeFailed for "busy"), else ipc.CodeForbidden.
+	// nil admits only the server's own user and the administrator
+	// (ipc.Peer.IsSelfOrAdmin). The daemon passes its access policy here.
+	Admit func(ipc.Peer) error
 
 	// ReadTimeout bounds the time from accepting a connection to having
 	// read its request (default DefaultReadTimeout). The handler's time is
@@ -49,11 +60,8 @@ type Server struct {
 	// DefaultMaxConns). At the bound, a new connection takes the place of
 	// the oldest one that has not sent its request yet (an idle client is
 	// closed); if every connection is past its request, the new one gets a
-	// CodeFailed "busy" answer and is closed.
+	// ipc.CodeFailed "busy" answer and is closed.
 	MaxConns int
-	// RateLimit bounds the requests of each peer (uid, or SID on Windows);
-	// the zero value applies DefaultRatePerSecond and DefaultRateBurst.
-	RateLimit RateLimit
 	// OnError, if set, is told of refused peers, malformed requests,
 	// timeouts and handler failures. Its errors never hold request content.
 	OnError func(error)
@@ -67,8 +75,6 @@ type Server struct {
 	conns     map[net.Conn]*connState
 	seq       uint64         // numbers connections in accept order
 	wg        sync.WaitGroup // one per tracked connection
-	limiter   *rateLimiter
-	now       func() time.Time // the rate limiter's clock (tests); nil: time.Now
 }
 
 // connState is what the server knows of a tracked connection.
@@ -85,7 +91,6 @@ func (s *Server) init() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[net.Conn]*connState)
-		s.limiter = newRateLimiter(s.RateLimit)
 	})
 }
 
@@ -245,12 +250,12 @@ func (s *Server) isClosing() bool {
 // its buffer at once.
 func (s *Server) answerBusy(c net.Conn) {
 	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-	WriteMessage(c, errorResponse(CodeFailed, "the daemon is busy with too many connections: try again"))
+	ipc.WriteMessage(c, errorResponse(ipc.CodeFailed, "the daemon is busy with too many connections: try again"))
 	c.Close()
 }
 
-func errorResponse(code, msg string) *Response {
-	return &Response{V: ProtocolVersion, Error: &Error{Code: code, Message: msg}}
+func errorResponse(code, msg string) *ipc.Response {
+	return &ipc.Response{V: ipc.ProtocolVersion, Error: &ipc.Error{Code: code, Message: msg}}
 }
 
 // refuse answers c with an error, then lets the client read it: it stops
@@ -258,51 +263,63 @@ func errorResponse(code, msg string) *Response {
 // close with unread input may reset the connection).
 func (s *Server) refuse(c net.Conn, code, msg string) {
 	c.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-	if err := WriteMessage(c, errorResponse(code, msg)); err != nil {
+	if err := ipc.WriteMessage(c, errorResponse(code, msg)); err != nil {
 		return
 	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	c.SetReadDeadline(time.Now().Add(min(s.readTimeout(), time.Second)))
-	io.Copy(io.Discard, io.LimitReader(c, MaxMessageSize+headerSize))
+	io.Copy(io.Discard, io.LimitReader(c, ipc.MaxMessageSize+4 /* length prefix */))
 }
 
-func (s *Server) authorize(p Peer) error {
-	if s.Authorize != nil {
-		return s.Authorize(p)
+// admit applies Admit (or the owner check) to p; a refusal comes with the
+// code the client is to get.
+func (s *Server) admit(p ipc.Peer) (code string, err error) {
+	if s.Admit == nil {
+		if p.IsSelfOrAdmin() {
+			return "", nil
+		}
+		return ipc.CodeForbidden, fmt.Errorf("%s may not use another user's entra-helperd", p)
 	}
-	return sameUser(p)
+	if err := s.Admit(p); err != nil {
+		var c interface{ Code() string }
+		if errors.As(err, &c) && c.Code() != "" {
+			return c.Code(), err
+		}
+		return ipc.CodeForbidden, err
+	}
+	return "", nil
 }
 
 func (s *Server) serveConn(c net.Conn) {
 	defer s.untrack(c)
 
-	var peer Peer
+	var peer ipc.Peer
 	who := "a client"
 	checkPeer := func() bool {
-		p, err := PeerOf(c)
+		p, err := ipc.PeerOf(c)
 		if err != nil {
 			s.report(fmt.Errorf("ipc: refused a connection: %w", err))
-			s.refuse(c, CodeForbidden, "the daemon cannot tell which user is connecting, so it refuses the connection")
+			s.refuse(c, ipc.CodeForbidden, "the daemon cannot tell which user is connecting, so it refuses the connection")
 			return false
 		}
-		if err := s.authorize(p); err != nil {
+		if code, err := s.admit(p); err != nil {
 			s.report(fmt.Errorf("ipc: refused %s: %w", p, err))
-			s.refuse(c, CodeForbidden, err.Error())
+			s.refuse(c, code, err.Error())
 			return false
 		}
 		peer, who = p, p.String()
 		return true
 	}
-	if !peerNeedsRead && !checkPeer() {
+	if !ipc.PeerKnownAfterRead && !checkPeer() {
 		return
 	}
 
 	c.SetReadDeadline(time.Now().Add(s.readTimeout()))
-	var req Request
-	if err := ReadMessage(c, &req); err != nil {
-		var verr *VersionError
+	var req ipc.Request
+	if err := ipc.ReadMessage(c, &req); err != nil {
+		var verr *ipc.VersionError
 		switch {
 		case errors.Is(err, io.EOF):
 			// Connected and left (e.g. a liveness probe).
@@ -311,23 +328,20 @@ func (s *Server) serveConn(c net.Conn) {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.report(fmt.Errorf("ipc: dropped %s: no request within %s", who, s.readTimeout()))
 			c.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-			WriteMessage(c, errorResponse(CodeUsage, fmt.Sprintf("no request arrived within %s", s.readTimeout())))
+			ipc.WriteMessage(c, errorResponse(ipc.CodeUsage, fmt.Sprintf("no request arrived within %s", s.readTimeout())))
 		case errors.As(err, &verr):
 			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who, err))
-			s.refuse(c, CodeUsage, fmt.Sprintf("the client speaks protocol version %d, this daemon speaks version %d: run matching versions of entra-helper and entra-helperd", verr.Got, ProtocolVersion))
-		case errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrMalformed):
+			s.refuse(c, ipc.CodeUsage, fmt.Sprintf("the client speaks protocol version %d, this daemon speaks version %d: run matching versions of entra-helper and entra-helperd", verr.Got, ipc.ProtocolVersion))
+		case errors.Is(err, ipc.ErrMessageTooLarge), errors.Is(err, ipc.ErrMalformed):
 			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who, err))
-			s.refuse(c, CodeUsage, "malformed request: "+trimPrefix(err.Error()))
+			s.refuse(c, ipc.CodeUsage, "malformed request: "+trimPrefix(err.Error()))
 		default:
 			s.report(fmt.Errorf("ipc: reading the request of %s: %w", who, err))
 		}
 		return
 	}
 	s.gotRequest(c)
-	if peerNeedsRead && !checkPeer() {
-		return
-	}
-	if !s.allowRequest(c, peer) {
+	if ipc.PeerKnownAfterRead && !checkPeer() {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
@@ -336,27 +350,15 @@ func (s *Server) serveConn(c net.Conn) {
 
 // handle runs the handler for one request and makes sure the client gets a
 // final answer.
-func (s *Server) handle(c net.Conn, peer Peer, req *Request) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-
+func (s *Server) handle(c net.Conn, peer ipc.Peer, req *ipc.Request) {
 	// One request per connection: anything the client does next (close
-	// its end, or send more) cancels the request.
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		var b [1]byte
-		c.Read(b[:])
-		cancel()
-	}()
-	defer func() {
-		c.SetReadDeadline(time.Unix(1, 0)) // stops the watcher
-		<-watchDone
-	}()
+	// its end, or send more) cancels the request, once the handler asks.
+	ctx := newConnContext(s.ctx, c)
+	defer ctx.finish()
 
 	var mu sync.Mutex
 	final := false
-	send := func(r *Response) error {
+	send := func(r *ipc.Response) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if final {
@@ -366,15 +368,15 @@ func (s *Server) handle(c net.Conn, peer Peer, req *Request) {
 			return errors.New("ipc: nil response")
 		}
 		out := *r
-		out.V = ProtocolVersion
+		out.V = ipc.ProtocolVersion
 		c.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-		err := WriteMessage(c, &out)
-		if errors.Is(err, ErrMessageTooLarge) {
+		err := ipc.WriteMessage(c, &out)
+		if errors.Is(err, ipc.ErrMessageTooLarge) {
 			if out.Event != nil {
 				return err
 			}
 			s.report(fmt.Errorf("ipc: the answer to %q is too large: %w", req.Op, err))
-			err = WriteMessage(c, errorResponse(CodeFailed, "the daemon's answer is too large for the protocol"))
+			err = ipc.WriteMessage(c, errorResponse(ipc.CodeFailed, "the daemon's answer is too large for the protocol"))
 		}
 		if out.Event == nil {
 			final = true
@@ -396,7 +398,7 @@ func (s *Server) handle(c net.Conn, peer Peer, req *Request) {
 	mu.Unlock()
 	if !answered {
 		s.report(fmt.Errorf("ipc: the handler of %q returned without an answer", req.Op))
-		send(errorResponse(CodeFailed, "the daemon failed to answer this request; see its log"))
+		send(errorResponse(ipc.CodeFailed, "the daemon failed to answer this request; see its log"))
 	}
 }
 

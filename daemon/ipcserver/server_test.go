@@ -1,9 +1,14 @@
-package ipc
+package ipcserver
 
 import (
+	"encoding/binary"
+	"github.com/entra-helper/entra-helper/ipc"
+
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,7 +20,7 @@ import (
 func startServer(t *testing.T, s *Server) string {
 	t.Helper()
 	path := testPath(t)
-	l, err := Listen(path)
+	l, err := ipc.Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +62,8 @@ func (c *errorCollector) contains(sub string) bool {
 	return false
 }
 
-func echoHandler(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
-	send(&Response{Token: &Token{AccessToken: "tok-" + req.Profile, Profile: req.Profile}})
+func echoHandler(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+	send(&ipc.Response{Token: &ipc.Token{AccessToken: "tok-" + req.Profile, Profile: req.Profile}})
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -68,52 +73,52 @@ func testCtx(t *testing.T) context.Context {
 }
 
 func TestCallEventsThenAnswer(t *testing.T) {
-	var gotPeer Peer
-	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+	var gotPeer ipc.Peer
+	s := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		gotPeer = peer
 		for _, m := range []string{"one", "two", "three"} {
-			if err := send(&Response{Event: &Event{Kind: EventInfo, Message: m}}); err != nil {
+			if err := send(&ipc.Response{Event: &ipc.Event{Kind: ipc.EventInfo, Message: m}}); err != nil {
 				t.Errorf("send event: %v", err)
 			}
 		}
-		if err := send(&Response{Login: &LoginResult{Account: "a@b", Tenant: req.Profile}}); err != nil {
+		if err := send(&ipc.Response{Login: &ipc.LoginResult{Account: "a@b", Tenant: req.Profile}}); err != nil {
 			t.Errorf("send answer: %v", err)
 		}
-		if err := send(&Response{Login: &LoginResult{}}); err == nil {
+		if err := send(&ipc.Response{Login: &ipc.LoginResult{}}); err == nil {
 			t.Error("a second final answer was accepted")
 		}
 	}}
 	path := startServer(t, s)
 
-	req := &Request{Op: OpLogin, Profile: "prod"}
+	req := &ipc.Request{Op: ipc.OpLogin, Profile: "prod"}
 	var events []string
-	resp, err := Call(testCtx(t), path, req, func(e *Event) { events = append(events, e.Message) })
+	resp, err := ipc.Call(testCtx(t), path, req, func(e *ipc.Event) { events = append(events, e.Message) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if req.V != 0 {
-		t.Error("Call modified the caller's request")
+		t.Error("ipc.Call modified the caller's request")
 	}
 	if strings.Join(events, ",") != "one,two,three" {
 		t.Fatalf("events %v", events)
 	}
-	if resp.V != ProtocolVersion || resp.Login == nil || resp.Login.Tenant != "prod" {
+	if resp.V != ipc.ProtocolVersion || resp.Login == nil || resp.Login.Tenant != "prod" {
 		t.Fatalf("response %+v", resp)
 	}
-	if err := sameUser(gotPeer); err != nil {
-		t.Fatalf("handler saw peer %+v: %v", gotPeer, err)
+	if !gotPeer.IsSelfOrAdmin() {
+		t.Fatalf("handler saw peer %+v, want this process's user", gotPeer)
 	}
 }
 
 func TestCallReturnsDaemonError(t *testing.T) {
-	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
-		send(&Response{Error: &Error{Code: CodeNeedsLogin, Message: "profile prod needs a sign-in: run entra-helper login -p prod"}})
+	s := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+		send(&ipc.Response{Error: &ipc.Error{Code: ipc.CodeNeedsLogin, Message: "profile prod needs a sign-in: run entra-helper login -p prod"}})
 	}}
 	path := startServer(t, s)
-	resp, err := Call(testCtx(t), path, &Request{Op: OpToken, Profile: "prod"}, nil)
-	var ierr *Error
+	resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken, Profile: "prod"}, nil)
+	var ierr *ipc.Error
 	if !errors.As(err, &ierr) || ierr.ExitCode() != 3 {
-		t.Fatalf("err = %v, want a needs_login *Error", err)
+		t.Fatalf("err = %v, want a needs_login *ipc.Error", err)
 	}
 	if resp == nil || resp.Error == nil {
 		t.Fatalf("response %+v, want the error response too", resp)
@@ -123,64 +128,64 @@ func TestCallReturnsDaemonError(t *testing.T) {
 func TestCallNoDaemon(t *testing.T) {
 	// Nothing at the path at all.
 	path := testPath(t)
-	if _, err := Call(testCtx(t), path, &Request{Op: OpStatus}, nil); !errors.Is(err, ErrNoDaemon) {
-		t.Fatalf("missing socket: err = %v, want ErrNoDaemon", err)
+	if _, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpStatus}, nil); !errors.Is(err, ipc.ErrNoDaemon) {
+		t.Fatalf("missing socket: err = %v, want ipc.ErrNoDaemon", err)
 	}
 	// A daemon that was there and is gone.
-	l, err := Listen(path)
+	l, err := ipc.Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
-	if _, err := Call(testCtx(t), path, &Request{Op: OpStatus}, nil); !errors.Is(err, ErrNoDaemon) {
-		t.Fatalf("closed listener: err = %v, want ErrNoDaemon", err)
+	if _, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpStatus}, nil); !errors.Is(err, ipc.ErrNoDaemon) {
+		t.Fatalf("closed listener: err = %v, want ipc.ErrNoDaemon", err)
 	}
 }
 
 func TestCallContextEnds(t *testing.T) {
 	release := make(chan struct{})
-	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+	s := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
-		send(&Response{})
+		send(&ipc.Response{})
 	}}
 	path := startServer(t, s)
 	defer close(release)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := Call(ctx, path, &Request{Op: OpToken}, nil)
+	_, err := ipc.Call(ctx, path, &ipc.Request{Op: ipc.OpToken}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
 
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	entered := make(chan struct{})
-	s2 := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+	s2 := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		close(entered)
 		<-ctx.Done() // the client leaving cancels the request
 	}}
 	path2 := startServer(t, s2)
 	go func() { <-entered; cancel2() }()
-	if _, err := Call(ctx2, path2, &Request{Op: OpLogin}, nil); !errors.Is(err, context.Canceled) {
+	if _, err := ipc.Call(ctx2, path2, &ipc.Request{Op: ipc.OpLogin}, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
 
-func TestAuthorizeRefuses(t *testing.T) {
+func TestAdmitRefuses(t *testing.T) {
 	var errs errorCollector
 	called := false
 	s := &Server{
-		Handler:   func(context.Context, Peer, *Request, func(*Response) error) { called = true },
-		Authorize: func(p Peer) error { return errors.New("this user may not use profile prod") },
-		OnError:   errs.add,
+		Handler: func(context.Context, ipc.Peer, *ipc.Request, func(*ipc.Response) error) { called = true },
+		Admit:   func(p ipc.Peer) error { return errors.New("this user may not use profile prod") },
+		OnError: errs.add,
 	}
 	path := startServer(t, s)
-	_, err := Call(testCtx(t), path, &Request{Op: OpToken, Profile: "prod"}, nil)
-	var ierr *Error
-	if !errors.As(err, &ierr) || ierr.Code != CodeForbidden || !strings.Contains(ierr.Message, "may not use profile prod") {
+	_, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken, Profile: "prod"}, nil)
+	var ierr *ipc.Error
+	if !errors.As(err, &ierr) || ierr.Code != ipc.CodeForbidden || !strings.Contains(ierr.Message, "may not use profile prod") {
 		t.Fatalf("err = %v, want forbidden", err)
 	}
 	if called {
@@ -191,10 +196,32 @@ func TestAuthorizeRefuses(t *testing.T) {
 	}
 }
 
+// busyError is a refusal with its own code, as the access policy's rate
+// limit gives.
+type busyError struct{}
+
+func (busyError) Error() string { return "busy: too many requests from uid 1: slow down and try again" }
+func (busyError) Code() string  { return ipc.CodeFailed }
+
+func TestAdmitErrorCode(t *testing.T) {
+	s := &Server{Handler: echoHandler, Admit: func(ipc.Peer) error { return fmt.Errorf("refused: %w", busyError{}) }}
+	path := startServer(t, s)
+	_, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken, Profile: "p"}, nil)
+	var ierr *ipc.Error
+	if !errors.As(err, &ierr) || ierr.Code != ipc.CodeFailed || !strings.Contains(ierr.Message, "busy: too many requests") {
+		t.Fatalf("err = %v, want the refusal's own code %s", err, ipc.CodeFailed)
+	}
+}
+
+// frame is body with its 4-byte big-endian length prefix.
+func frame(body string) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
 // rawExchange sends raw bytes on a new connection and reads the answer.
-func rawExchange(t *testing.T, path string, data []byte) (*Response, error) {
+func rawExchange(t *testing.T, path string, data []byte) (*ipc.Response, error) {
 	t.Helper()
-	conn, err := Dial(testCtx(t), path)
+	conn, err := ipc.Dial(testCtx(t), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +230,12 @@ func rawExchange(t *testing.T, path string, data []byte) (*Response, error) {
 	if _, err := conn.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	var resp Response
-	if err := ReadMessage(conn, &resp); err != nil {
+	var resp ipc.Response
+	if err := ipc.ReadMessage(conn, &resp); err != nil {
 		return nil, err
 	}
 	// One answer, then the daemon closes.
-	if err := ReadMessage(conn, &Response{}); err != io.EOF {
+	if err := ipc.ReadMessage(conn, &ipc.Response{}); err != io.EOF {
 		t.Fatalf("after the answer: %v, want io.EOF", err)
 	}
 	return &resp, nil
@@ -235,13 +262,13 @@ func TestServerRefusesBadRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.Error == nil || resp.Error.Code != CodeUsage || !strings.Contains(resp.Error.Message, tt.want) {
+			if resp.Error == nil || resp.Error.Code != ipc.CodeUsage || !strings.Contains(resp.Error.Message, tt.want) {
 				t.Fatalf("answer %+v, want a usage error with %q", resp.Error, tt.want)
 			}
 		})
 	}
 	// The server still serves.
-	resp, err := Call(testCtx(t), path, &Request{Op: OpToken, Profile: "p"}, nil)
+	resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken, Profile: "p"}, nil)
 	if err != nil || resp.Token.AccessToken != "tok-p" {
 		t.Fatalf("after bad requests: %+v, %v", resp, err)
 	}
@@ -251,14 +278,14 @@ func TestServerTruncatedRequest(t *testing.T) {
 	var errs errorCollector
 	s := &Server{Handler: echoHandler, OnError: errs.add}
 	path := startServer(t, s)
-	conn, err := Dial(testCtx(t), path)
+	conn, err := ipc.Dial(testCtx(t), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	full := frame(`{"v":1,"op":"token"}`)
 	conn.Write(full[:len(full)-4])
 	conn.Close()
-	if _, err := Call(testCtx(t), path, &Request{Op: OpToken}, nil); err != nil {
+	if _, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken}, nil); err != nil {
 		t.Fatalf("after a truncated request: %v", err)
 	}
 }
@@ -266,10 +293,10 @@ func TestServerTruncatedRequest(t *testing.T) {
 func TestHandlerWithoutAnswerOrPanicking(t *testing.T) {
 	var errs errorCollector
 	s := &Server{
-		Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+		Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 			switch req.Op {
 			case "panic":
-				send(&Response{Event: &Event{Kind: EventInfo}})
+				send(&ipc.Response{Event: &ipc.Event{Kind: ipc.EventInfo}})
 				panic("boom")
 			case "silent":
 			}
@@ -278,10 +305,10 @@ func TestHandlerWithoutAnswerOrPanicking(t *testing.T) {
 	}
 	path := startServer(t, s)
 	for _, op := range []string{"panic", "silent"} {
-		_, err := Call(testCtx(t), path, &Request{Op: op}, nil)
-		var ierr *Error
-		if !errors.As(err, &ierr) || ierr.Code != CodeFailed {
-			t.Fatalf("%s: err = %v, want a failed *Error", op, err)
+		_, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: op}, nil)
+		var ierr *ipc.Error
+		if !errors.As(err, &ierr) || ierr.Code != ipc.CodeFailed {
+			t.Fatalf("%s: err = %v, want a failed *ipc.Error", op, err)
 		}
 	}
 	if !errs.contains("panicked") || !errs.contains("without an answer") {
@@ -294,28 +321,28 @@ func TestSilentClientIsDroppedOthersServed(t *testing.T) {
 	s := &Server{Handler: echoHandler, ReadTimeout: 50 * time.Millisecond, OnError: errs.add}
 	path := startServer(t, s)
 
-	silent, err := Dial(testCtx(t), path)
+	silent, err := ipc.Dial(testCtx(t), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
 	// Served while the silent client is connected.
 	for _, p := range []string{"a", "b"} {
-		resp, err := Call(testCtx(t), path, &Request{Op: OpToken, Profile: p}, nil)
+		resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken, Profile: p}, nil)
 		if err != nil || resp.Token.AccessToken != "tok-"+p {
 			t.Fatalf("while a client is silent: %+v, %v", resp, err)
 		}
 	}
 	// The silent client is told and dropped.
 	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var resp Response
-	if err := ReadMessage(silent, &resp); err != nil {
+	var resp ipc.Response
+	if err := ipc.ReadMessage(silent, &resp); err != nil {
 		t.Fatal(err)
 	}
-	if resp.Error == nil || resp.Error.Code != CodeUsage {
+	if resp.Error == nil || resp.Error.Code != ipc.CodeUsage {
 		t.Fatalf("silent client got %+v", resp)
 	}
-	if err := ReadMessage(silent, &resp); err != io.EOF {
+	if err := ipc.ReadMessage(silent, &resp); err != io.EOF {
 		t.Fatalf("silent client not closed: %v", err)
 	}
 	if !errs.contains("no request within") {
@@ -326,7 +353,7 @@ func TestSilentClientIsDroppedOthersServed(t *testing.T) {
 func TestLongHandlerNotBoundByReadTimeout(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	s := &Server{ReadTimeout: 20 * time.Millisecond, Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+	s := &Server{ReadTimeout: 20 * time.Millisecond, Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		close(entered)
 		// Outlives ReadTimeout many times over: another request
 		// (below) runs a full read timeout's worth of round trips first.
@@ -334,12 +361,12 @@ func TestLongHandlerNotBoundByReadTimeout(t *testing.T) {
 		case <-release:
 		case <-ctx.Done():
 		}
-		send(&Response{Login: &LoginResult{Account: "me"}})
+		send(&ipc.Response{Login: &ipc.LoginResult{Account: "me"}})
 	}}
 	path := startServer(t, s)
 	done := make(chan error, 1)
 	go func() {
-		resp, err := Call(testCtx(t), path, &Request{Op: OpLogin}, nil)
+		resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpLogin}, nil)
 		if err == nil && resp.Login.Account != "me" {
 			err = errors.New("wrong answer")
 		}
@@ -348,14 +375,14 @@ func TestLongHandlerNotBoundByReadTimeout(t *testing.T) {
 	<-entered
 	// A silent client is dropped after ReadTimeout, proving it elapsed
 	// while the handler waited.
-	silent, err := Dial(testCtx(t), path)
+	silent, err := ipc.Dial(testCtx(t), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var r Response
-	ReadMessage(silent, &r)
-	if err := ReadMessage(silent, &r); err != io.EOF {
+	var r ipc.Response
+	ipc.ReadMessage(silent, &r)
+	if err := ipc.ReadMessage(silent, &r); err != io.EOF {
 		t.Fatalf("silent client: %v", err)
 	}
 	silent.Close()
@@ -369,28 +396,28 @@ func TestMaxConns(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
 	var errs errorCollector
-	s := &Server{MaxConns: 1, OnError: errs.add, Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
-		if req.Op == OpLogin {
+	s := &Server{MaxConns: 1, OnError: errs.add, Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+		if req.Op == ipc.OpLogin {
 			entered <- struct{}{}
 			select {
 			case <-release:
 			case <-ctx.Done():
 			}
 		}
-		send(&Response{Status: &Status{Version: req.Op}})
+		send(&ipc.Response{Status: &ipc.Status{Version: req.Op}})
 	}}
 	path := startServer(t, s)
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	defer releaseOnce()
 	first := make(chan error, 1)
 	go func() {
-		_, err := Call(testCtx(t), path, &Request{Op: OpLogin}, nil)
+		_, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpLogin}, nil)
 		first <- err
 	}()
 	<-entered
-	_, err := Call(testCtx(t), path, &Request{Op: OpStatus}, nil)
-	var ierr *Error
-	if !errors.As(err, &ierr) || ierr.Code != CodeFailed || !strings.Contains(ierr.Message, "busy") {
+	_, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpStatus}, nil)
+	var ierr *ipc.Error
+	if !errors.As(err, &ierr) || ierr.Code != ipc.CodeFailed || !strings.Contains(ierr.Message, "busy") {
 		t.Fatalf("beyond MaxConns: err = %v, want busy", err)
 	}
 	releaseOnce()
@@ -400,9 +427,9 @@ func TestMaxConns(t *testing.T) {
 	// Once it is done, there is room again; the slot frees after the
 	// close, so allow the busy answer a few times.
 	for i := 0; ; i++ {
-		resp, err := Call(testCtx(t), path, &Request{Op: OpStatus}, nil)
+		resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpStatus}, nil)
 		if err == nil {
-			if resp.Status.Version != OpStatus {
+			if resp.Status.Version != ipc.OpStatus {
 				t.Fatalf("answer %+v", resp)
 			}
 			break
@@ -420,24 +447,24 @@ func TestMaxConns(t *testing.T) {
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+	s := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		close(entered)
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
-		send(&Response{Status: &Status{Version: "done"}})
+		send(&ipc.Response{Status: &ipc.Status{Version: "done"}})
 	}}
 	path := testPath(t)
-	l, err := Listen(path)
+	l, err := ipc.Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
-	answered := make(chan *Response, 1)
+	answered := make(chan *ipc.Response, 1)
 	go func() {
-		resp, err := Call(testCtx(t), path, &Request{Op: OpStatus}, nil)
+		resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpStatus}, nil)
 		if err != nil {
 			t.Error(err)
 		}
@@ -453,7 +480,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	// while any instance is open, the in-flight one included, so there a
 	// dial would wait for a free instance instead.)
 	if runtime.GOOS != "windows" {
-		if _, err := Dial(testCtx(t), path); !errors.Is(err, ErrNoDaemon) {
+		if _, err := ipc.Dial(testCtx(t), path); !errors.Is(err, ipc.ErrNoDaemon) {
 			t.Fatalf("dial after Shutdown: %v", err)
 		}
 	}
@@ -472,18 +499,18 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 func TestShutdownDeadlineCancelsHandlers(t *testing.T) {
 	entered := make(chan struct{})
 	cancelled := make(chan struct{})
-	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
+	s := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
 		close(entered)
 		<-ctx.Done()
 		close(cancelled)
 	}}
 	path := testPath(t)
-	l, err := Listen(path)
+	l, err := ipc.Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go s.Serve(l)
-	go Call(testCtx(t), path, &Request{Op: OpLogin}, nil)
+	go ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpLogin}, nil)
 	<-entered
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -491,4 +518,56 @@ func TestShutdownDeadlineCancelsHandlers(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	<-cancelled
+}
+
+// BenchmarkCall measures one token round trip: connect, peer check,
+// request, answer, close.
+func BenchmarkCall(b *testing.B) {
+	s := &Server{Handler: echoHandler}
+	path := testPath(b)
+	l, err := ipc.Listen(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	ctx := context.Background()
+	req := &ipc.Request{Op: ipc.OpToken, Profile: "prod"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ipc.Call(ctx, path, req, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestIdleConnectionsGiveWay: at MaxConns, a client that sends its request
+// takes the place of the oldest connection that sent nothing.
+func TestIdleConnectionsGiveWay(t *testing.T) {
+	var errs errorCollector
+	s := &Server{Handler: echoHandler, MaxConns: 2, ReadTimeout: time.Minute, OnError: errs.add}
+	path := startServer(t, s)
+
+	idle := make([]net.Conn, 2)
+	for i := range idle {
+		c, err := ipc.Dial(testCtx(t), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle[i] = c
+	}
+	// The accept loop tracks connections in order, so both idle ones hold
+	// the two places when this request arrives.
+	resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpToken, Profile: "p"}, nil)
+	if err != nil || resp.Token.AccessToken != "tok-p" {
+		t.Fatalf("with every place held by idle clients: %+v, %v", resp, err)
+	}
+	// The oldest idle client was closed without an answer.
+	idle[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	var r ipc.Response
+	if err := ipc.ReadMessage(idle[0], &r); err != io.EOF {
+		t.Fatalf("oldest idle client: %v, want io.EOF", err)
+	}
+	idle[1].Close()
 }

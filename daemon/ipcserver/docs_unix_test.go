@@ -1,8 +1,10 @@
 //go:build unix
 
-package ipc
+package ipcserver
 
 import (
+	"github.com/entra-helper/entra-helper/ipc"
+
 	"context"
 	"os"
 	"os/exec"
@@ -17,7 +19,7 @@ func TestProtocolDocPythonExample(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 is not installed")
 	}
-	doc, err := os.ReadFile("../docs/protocol.md")
+	doc, err := os.ReadFile("../../docs/protocol.md")
 	if err != nil {
 		t.Skip("docs/protocol.md is not here")
 	}
@@ -29,17 +31,17 @@ func TestProtocolDocPythonExample(t *testing.T) {
 	script := string(doc)[i+len(start):]
 	script = script[:strings.Index(script, "```")]
 
-	s := &Server{Handler: func(ctx context.Context, peer Peer, req *Request, send func(*Response) error) {
-		send(&Response{Event: &Event{Kind: EventInfo, Message: "working"}})
-		if req.Op != OpToken || req.Profile != "prod" {
-			send(&Response{Error: &Error{Code: CodeUsage, Message: "unexpected request"}})
+	s := &Server{Handler: func(ctx context.Context, peer ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+		send(&ipc.Response{Event: &ipc.Event{Kind: ipc.EventInfo, Message: "working"}})
+		if req.Op != ipc.OpToken || req.Profile != "prod" {
+			send(&ipc.Response{Error: &ipc.Error{Code: ipc.CodeUsage, Message: "unexpected request"}})
 			return
 		}
-		send(&Response{Token: &Token{AccessToken: "eyJ.doc.example", TokenType: "Bearer", Profile: "prod"}})
+		send(&ipc.Response{Token: &ipc.Token{AccessToken: "eyJ.doc.example", TokenType: "Bearer", Profile: "prod"}})
 	}}
 	path := startServer(t, s)
 	cmd := exec.Command(python, "-c", script)
-	cmd.Env = append(os.Environ(), SocketEnv+"="+path)
+	cmd.Env = append(os.Environ(), ipc.SocketEnv+"="+path)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -1,0 +1,79 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/entra-helper/entra-helper/internal/tcpowner"
+	"github.com/entra-helper/entra-helper/ipc"
+)
+
+// connPeerKey holds, in a loopback connection's context, who owns the
+// client's end (looked up once per connection by ConnContext).
+type connPeerKey struct{}
+
+type connPeer struct {
+	peer ipc.Peer
+	err  error
+}
+
+// ConnContext is the http.Server.ConnContext of every loopback endpoint:
+// it looks up, once per connection, which local user owns the client's end
+// of the TCP connection (Linux; elsewhere the owner is unknown).
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	client, ok1 := c.RemoteAddr().(*net.TCPAddr)
+	server, ok2 := c.LocalAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return context.WithValue(ctx, connPeerKey{}, connPeer{err: errors.New("not a TCP connection")})
+	}
+	if !client.IP.IsLoopback() {
+		return context.WithValue(ctx, connPeerKey{}, connPeer{err: fmt.Errorf("%s is not on the loopback interface", client.IP)})
+	}
+	uid, err := tcpowner.Owner(client, server)
+	return context.WithValue(ctx, connPeerKey{}, connPeer{peer: ipc.Peer{UID: uid}, err: err})
+}
+
+// CheckRequest is Admit and Use for one request of a loopback HTTP
+// endpoint whose server has ConnContext: it finds the request's peer from
+// its connection and decides whether it may use profile on surface. Where
+// the OS does not tell the owner of a TCP connection, a per-user daemon
+// admits the request (the loopback listener and the endpoint's secret
+// protect it) and a system daemon refuses it, since it cannot tell whose
+// profile may be used. The peer is returned for Granted.
+func (p *Policy) CheckRequest(r *http.Request, s Surface, profile string) (ipc.Peer, error) {
+	cp, ok := r.Context().Value(connPeerKey{}).(connPeer)
+	switch {
+	case !ok:
+		cp.err = errors.New("the connection's owner was not looked up") // fail closed
+	case errors.Is(cp.err, tcpowner.ErrUnsupported) && !p.system:
+		return ipc.Self(), nil
+	}
+	if cp.err != nil {
+		return cp.peer, p.deny(cp.peer, s, profile, fmt.Sprintf("the daemon cannot tell which user is connecting (%v), so it refuses the request", cp.err))
+	}
+	if err := p.Admit(cp.peer, s); err != nil {
+		return cp.peer, err
+	}
+	return cp.peer, p.Use(cp.peer, s, profile)
+}
+
+// IsLoopbackHost reports whether a Host header (or any host[:port]) names
+// a loopback address: 127.0.0.0/8, ::1 or localhost. It is the loopback
+// check of every endpoint and of the config's *_listen addresses.
+func IsLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

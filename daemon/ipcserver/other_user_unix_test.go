@@ -1,0 +1,106 @@
+//go:build unix
+
+package ipcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entra-helper/entra-helper/ipc"
+)
+
+func TestMain(m *testing.M) {
+	if p := os.Getenv("IPCSERVER_TEST_CHILD_SOCKET"); p != "" {
+		os.Exit(childCall(p))
+	}
+	os.Exit(m.Run())
+}
+
+// childCall is the child process of TestOtherUserRefused: it calls the
+// socket at path and prints the error code it got.
+func childCall(path string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := ipc.Call(ctx, path, &ipc.Request{Op: ipc.OpStatus}, nil)
+	var ierr *ipc.Error
+	if errors.As(err, &ierr) {
+		fmt.Println("code=" + ierr.Code)
+		return 0
+	}
+	fmt.Printf("err=%v\n", err)
+	return 1
+}
+
+// TestOtherUserRefused runs a child as uid 65534 against a socket anyone
+// may open, and checks the peer check refuses it.
+func TestOtherUserRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a child as another user")
+	}
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("peer credentials are read on Linux and macOS")
+	}
+	dir, bin := childSetup(t)
+	path := filepath.Join(dir, "open.sock")
+	l, err := net.Listen("unix", path)
+	must(t, err)
+	must(t, os.Chmod(path, 0o777))
+
+	var errs errorCollector
+	handled := false
+	s := &Server{Handler: func(context.Context, ipc.Peer, *ipc.Request, func(*ipc.Response) error) { handled = true }, OnError: errs.add}
+	go s.Serve(l)
+	defer s.Close()
+
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = []string{"IPCSERVER_TEST_CHILD_SOCKET=" + path}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "code="+ipc.CodeForbidden {
+		t.Fatalf("child got %q, want code=%s", got, ipc.CodeForbidden)
+	}
+	if handled {
+		t.Fatal("the handler ran for another user")
+	}
+	if !errs.contains("refused uid 65534") {
+		t.Fatalf("reports: %v", errs.errs)
+	}
+
+}
+
+// childSetup makes a directory anyone may use, holding a copy of the test
+// binary that another user can run.
+func childSetup(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ipcserver")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o777))
+	exe, err := os.Executable()
+	must(t, err)
+	data, err := os.ReadFile(exe)
+	must(t, err)
+	bin = filepath.Join(dir, "ipcserver.test")
+	must(t, os.WriteFile(bin, data, 0o755))
+	return dir, bin
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
