@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -70,7 +69,18 @@ var flowSecret = map[string]string{
 var flows = []string{"client-secret", "client-certificate", "federated", "browser", "device-code",
 	"username-password", "refresh-token", "managed-identity"}
 
-var profileNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+// validProfileName reports whether name is a profile name setup writes: one
+// or more ASCII letters, digits, '_', '.' and '-'. (A loop, not a regexp:
+// the client compiles nothing at start-up, which every command, token
+// included, would pay.)
+func validProfileName(name string) bool {
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // setupInput is what setup asks for.
 type setupInput struct {
@@ -167,7 +177,7 @@ func (a *app) askSetup(in *setupInput) error {
 	if err := a.need(&in.profile, "a profile name", "profile", "default"); err != nil {
 		return err
 	}
-	if !profileNameRE.MatchString(in.profile) {
+	if !validProfileName(in.profile) {
 		return usageError(fmt.Sprintf("profile name %q: use only letters, digits, '_', '.' and '-'", in.profile))
 	}
 	if in.flow == "" && in.secretFlag != "" {
