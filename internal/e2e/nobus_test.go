@@ -147,7 +147,7 @@ func TestNoSessionBus(t *testing.T) {
 	}
 
 	// A config with the default store = "keyring", and no session bus.
-	e.writeConfig("[daemon]\nmetadata_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"" + spClientID + "\"\n")
+	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"" + spClientID + "\"\n")
 	problem := "keyring: there is no D-Bus session bus to find a Secret Service on (DBUS_SESSION_BUS_ADDRESS is unset"
 	fix := "switch to the encrypted file store with `entra-helper setup --store file` (it writes a fresh 0600 key file and sets store = \"file\" and store_key_file in [daemon] of " + e.cfg
 	sentence := func(what, s string) {

@@ -59,7 +59,7 @@ func (w *setupWorld) signIn(wantStore string) {
 	if err := os.MkdirAll(filepath.Dir(w.cfg), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(w.cfg, []byte("# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(w.cfg, []byte("# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, stderr, code := w.run(setupSecret, "setup", "-p", "sp", "--flow", "client-secret", "--tenant", w.entra.Tenant(),
