@@ -159,6 +159,10 @@ func (d *Daemon) checkMetadata() ipc.Check {
 }
 
 func (d *Daemon) checkIdentity() ipc.Check {
+	if d.idDown != "" {
+		return ipc.Check{Name: "identity", Level: ipc.CheckWarn, Message: "the managed-identity endpoint is off: " + d.idDown,
+			Fix: "set identity_listen in [daemon] to a free loopback port (e.g. \"127.0.0.1:8782\") and restart entra-helperd"}
+	}
 	if d.idAddr == "" {
 		return ipc.Check{Name: "identity", Level: ipc.CheckOK, Message: `the managed-identity endpoint is off (identity_listen = "")`}
 	}

@@ -219,3 +219,20 @@ func TestDoctorClockOfOneProfile(t *testing.T) {
 		t.Fatalf("prod: %+v", c)
 	}
 }
+
+// TestDoctorIdentityEndpoint: doctor says where the managed-identity
+// endpoint listens, that it is off, or why it could not listen.
+func TestDoctorIdentityEndpoint(t *testing.T) {
+	f := newDoctorFixture(t, "[daemon]\nmetadata_listen = \"\"\n")
+	if c := f.checks(t, "")["identity"]; c.Level != ipc.CheckOK || !strings.Contains(c.Message, "off") {
+		t.Errorf("off: %+v", c)
+	}
+	f.d.idAddr = "127.0.0.1:8772"
+	if c := f.checks(t, "")["identity"]; c.Level != ipc.CheckOK || !strings.Contains(c.Message, "listens on 127.0.0.1:8772") {
+		t.Errorf("on: %+v", c)
+	}
+	f.d.idAddr, f.d.idDown = "", "listen tcp 127.0.0.1:8772: bind: address already in use"
+	if c := f.checks(t, "")["identity"]; c.Level != ipc.CheckWarn || !strings.Contains(c.Message, "address already in use") || !strings.Contains(c.Fix, "identity_listen") {
+		t.Errorf("port taken: %+v", c)
+	}
+}

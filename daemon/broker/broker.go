@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -269,14 +270,28 @@ func (b *Broker) lookupLocked(profile string, scopes []string) (*entry, error) {
 	if src == nil {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %q is not configured", profile)}
 	}
-	norm := normalize(scopes)
+	norm := scopes
+	if len(scopes) != 1 || scopes[0] == "" { // one scope is normalised already
+		norm = normalize(scopes)
+	}
 	if len(norm) == 0 {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %q: no scope was asked for", profile)}
 	}
-	key := profile + "\x00" + strings.Join(norm, " ")
-	e := b.entries[key]
+	// The key is built in a stack buffer and looked up without a string
+	// conversion (the compiler's m[string(b)]), so a cache hit allocates
+	// nothing here; a new entry keeps copies.
+	var buf [256]byte
+	k := append(append(buf[:0], profile...), 0)
+	for i, s := range norm {
+		if i > 0 {
+			k = append(k, ' ')
+		}
+		k = append(k, s...)
+	}
+	e := b.entries[string(k)]
 	if e == nil {
-		e = &entry{key: key, profile: profile, scopes: norm}
+		key := string(k)
+		e = &entry{key: key, profile: profile, scopes: slices.Clone(norm)}
 		b.entries[key] = e
 	}
 	return e, nil
