@@ -542,14 +542,20 @@ func retryLater(err error, in time.Duration) error {
 
 func (b *Broker) await(ctx context.Context, e *entry, f *flight, want time.Duration, explicit bool) (Served, error) {
 	wait := b.policy.MaxWait
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	timeout := make(chan struct{})
+	timer := b.clock.AfterFunc(wait, func() { close(timeout) })
+	defer timer.Stop()
 	select {
 	case <-f.done:
-	case <-ctx.Done():
+	case <-timeout:
 		return Served{}, &auth.Error{
 			Kind:    auth.KindUnavailable,
 			Message: fmt.Sprintf("profile %q: Entra ID did not answer within %s and no valid token is cached", e.profile, wait),
+		}
+	case <-ctx.Done():
+		return Served{}, &auth.Error{
+			Kind:    auth.KindUnavailable,
+			Message: fmt.Sprintf("profile %q: the request ended before Entra ID answered; try again", e.profile),
 			Err:     ctx.Err(),
 		}
 	}
@@ -590,6 +596,7 @@ func (b *Broker) startFlightLocked(e *entry) *flight {
 
 func (b *Broker) fly(e *entry, src auth.Source, f *flight) {
 	b.idpCalls.Add(1)
+	// The network call's own deadline: real time, however the broker's clock runs.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*b.policy.MaxWait)
 	tok, err := src.Acquire(ctx, e.scopes)
 	cancel()
