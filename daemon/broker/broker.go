@@ -68,12 +68,21 @@ type Broker struct {
 	idpCalls atomic.Uint64
 	waits    atomic.Uint64 // requests that had to wait for the provider
 
+	// ctx is the parent of every provider call; Close cancels it and
+	// waits for the calls (flights) to return.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	flights sync.WaitGroup
+
 	mu      sync.Mutex
 	sources map[string]auth.Source
 	entries map[string]*entry
 	sweep   clock.Timer
 	closed  bool
 }
+
+// ErrClosed is returned by Token and Pin once Close has been called.
+var ErrClosed = &auth.Error{Kind: auth.KindUnavailable, Message: "entra-helperd is stopping; try again when it is back"}
 
 // entry is one cached token and its renewal state; guarded by Broker.mu.
 type entry struct {
@@ -114,6 +123,7 @@ func New(clk clock.Clock, p Policy) *Broker {
 		sources: map[string]auth.Source{},
 		entries: map[string]*entry{},
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.mu.Lock()
 	b.scheduleSweep()
 	b.mu.Unlock()
@@ -202,10 +212,11 @@ func (b *Broker) IdPCalls() uint64 { return b.idpCalls.Load() }
 // the provider (cold starts, larger min_valid, outages).
 func (b *Broker) Waits() uint64 { return b.waits.Load() }
 
-// Close stops every timer. Tokens are forgotten.
+// Close stops every timer, cancels the provider calls in flight and waits
+// for them to return; no call starts afterwards (Token and Pin fail with
+// ErrClosed). Tokens are forgotten.
 func (b *Broker) Close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
 	if b.sweep != nil {
 		b.sweep.Stop()
@@ -213,6 +224,9 @@ func (b *Broker) Close() {
 	for k, e := range b.entries {
 		b.dropLocked(k, e)
 	}
+	b.mu.Unlock()
+	b.cancel()
+	b.flights.Wait()
 }
 
 // Key returns the cache key of scopes: sorted, deduplicated, space-joined.
@@ -255,6 +269,10 @@ func (b *Broker) lookupLocked(profile string, scopes []string) (*entry, error) {
 // every other caller of the same key.
 func (b *Broker) Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (auth.Token, error) {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return auth.Token{}, ErrClosed
+	}
 	if minValid <= 0 {
 		minValid = b.policy.MinValid
 	}
@@ -365,13 +383,15 @@ func (b *Broker) startFlightLocked(e *entry) *flight {
 		e.timer = nil
 	}
 	src := b.sources[e.profile]
+	b.flights.Add(1) // under b.mu with b.closed false: Close waits for it
 	go b.fly(e, src, f)
 	return f
 }
 
 func (b *Broker) fly(e *entry, src auth.Source, f *flight) {
+	defer b.flights.Done()
 	b.idpCalls.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*b.policy.MaxWait)
+	ctx, cancel := context.WithTimeout(b.ctx, 2*b.policy.MaxWait)
 	tok, err := src.Acquire(ctx, e.scopes)
 	cancel()
 	f.tok, f.err = tok, err
@@ -485,6 +505,9 @@ func (b *Broker) renewDue(e *entry) {
 // startRenewalLocked starts a background renewal of e unless e is idle (then
 // it is dropped) or must not be retried yet. It returns the flight, if any.
 func (b *Broker) startRenewalLocked(e *entry) *flight {
+	if b.closed {
+		return nil
+	}
 	now := b.clock.Now()
 	if !e.pinned && now.Sub(e.lastUsed) >= b.policy.IdleAfter {
 		b.dropLocked(e.key, e)
@@ -536,6 +559,9 @@ func (b *Broker) sweepLocked() {
 func (b *Broker) Pin(profile string, scopes []string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
 	e, err := b.lookupLocked(profile, scopes)
 	if err != nil {
 		return err
