@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/clock"
@@ -30,7 +32,11 @@ func Check(ctx context.Context, configPath, storeKind string) []ipc.Check {
 	case err == nil:
 		checks = append(checks, ipc.Check{Name: "config", Level: ipc.CheckOK, Message: configPath + " is valid"})
 	case storeKind == "":
-		return append(checks, ipc.Check{Name: "config", Level: ipc.CheckFail, Message: err.Error()})
+		c := ipc.Check{Name: "config", Level: ipc.CheckFail, Message: err.Error()}
+		if errors.Is(err, fs.ErrNotExist) {
+			c.Action = ipc.ActionSetup
+		}
+		return append(checks, c)
 	default:
 		cfg = &config.Config{Path: configPath} // only the store is asked about
 	}

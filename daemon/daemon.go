@@ -34,6 +34,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/ipcserver"
 	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/daemon/source"
+	"github.com/entra-helper/entra-helper/daemon/tenant"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
@@ -75,6 +76,7 @@ type Daemon struct {
 	verifier *jwks.Verifier // caches issuers' keys for `inspect --verify`
 	access   *access.Policy // who may use what, on every surface
 	audit    *access.Audit
+	tenants  *tenant.Resolver // tenant IDs of domains, for az's --tenant
 	started  time.Time
 
 	requests atomic.Uint64
@@ -138,6 +140,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
 		return err
@@ -155,6 +158,9 @@ func Run(ctx context.Context, opts Options) error {
 
 	policy := opts.Policy
 	policy.MinValid = cfg.Daemon.MinValid
+	if policy.Warn == nil {
+		policy.Warn = d.warnFreshness
+	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
 	changed, err := d.applyProfiles(cfg)

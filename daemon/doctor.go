@@ -90,7 +90,7 @@ func (d *Daemon) checkStore(ctx context.Context, cfg *config.Config) []ipc.Check
 		}
 	} else if u, ok := store.AsUnavailable(err); ok {
 		// The same sentence the daemon logs and the client prints.
-		c.Level, c.Message, c.Fix = ipc.CheckFail, u.Problem, u.Fix
+		c.Level, c.Message, c.Fix, c.Action = ipc.CheckFail, u.Problem, u.Fix, ipc.ActionFileStore
 	} else {
 		c.Level = ipc.CheckFail
 		c.Message = fmt.Sprintf("%s: %v", name, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
@@ -113,7 +114,7 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	if minValid < 0 {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: "--min-valid must not be negative"}
 	}
-	tok, err := d.broker.Token(ctx, p.Name, scopes, minValid)
+	tok, err := d.broker.Serve(ctx, broker.Request{Profile: p.Name, Scopes: scopes, MinValid: minValid, Explicit: minValid > 0})
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +126,23 @@ func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	if tenant == "" {
 		tenant, _ = tenantOf(p, prof)
 	}
+	if req.Tenant != "" {
+		if err := d.checkAskedTenant(ctx, p, req.Tenant, tenant); err != nil {
+			return nil, err
+		}
+	}
 	d.access.Granted(peer, access.Socket, p.Name, scope, tok.ExpiresOn)
 	return &ipc.Response{Token: &ipc.Token{
 		AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix(),
-		Profile: p.Name, Scope: scope, Tenant: tenant,
+		Profile: p.Name, Scope: scope, Tenant: tenant, Warning: tok.Warning,
 	}}, nil
+}
+
+// warnFreshness logs, once per cause, that a key is served tokens with less
+// left than asked (the broker's Policy.Warn).
+func (d *Daemon) warnFreshness(profile string, scopes []string, msg string) {
+	d.log.Warn("serving tokens with less left than asked", zap.String("profile", profile),
+		zap.String("scope", strings.Join(scopes, " ")), zap.String("warning", msg))
 }
 
 func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
@@ -208,7 +221,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	stateOf := map[string]string{}
 	lastErr := map[string]string{}
 	for _, ts := range d.broker.State() {
-		t := ipc.TokenStatus{Scope: strings.Join(ts.Scopes, " "), Failures: ts.Failures}
+		t := ipc.TokenStatus{Scope: strings.Join(ts.Scopes, " "), Failures: ts.Failures, Warning: ts.Warning}
 		if ts.Valid {
 			t.ExpiresOn = ts.ExpiresOn.Unix()
 		}

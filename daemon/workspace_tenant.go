@@ -14,6 +14,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/daemon/tenant"
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/store"
 )
 
@@ -200,4 +201,42 @@ func (w *workspaceTenantProfile) Logout(ctx context.Context) error {
 	w.inner = nil
 	w.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// checkAskedTenant refuses a token of tenant actual (the tenant the token
+// was issued in) to a caller that asked for tenant asked (az's --tenant):
+// both are compared as tenant IDs, a domain resolved from the authority's
+// OpenID metadata; common, organizations and consumers are always refused,
+// since they never name the one tenant a profile signs in to.
+func (d *Daemon) checkAskedTenant(ctx context.Context, p *config.Profile, asked, actual string) error {
+	profileTenant := actual
+	if profileTenant == "" {
+		profileTenant = p.Tenant
+	}
+	askedNorm, form := entra.ParseTenant(asked)
+	switch form {
+	case entra.TenantAlias:
+		return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+			"profile %s signs in to tenant %s, and %q is not one tenant: leave --tenant out or pass %s", p.Name, profileTenant, asked, profileTenant)}
+	case entra.TenantInvalid:
+		return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+			"%q is not a tenant ID or domain: profile %s signs in to tenant %s; pass that or leave --tenant out", asked, p.Name, profileTenant)}
+	}
+	if askedNorm == actual || askedNorm == p.Tenant {
+		return nil // the same ID, or the profile's own domain as written
+	}
+	authority := p.AuthorityBaseURL()
+	actualID, err := d.tenants.ID(ctx, authority, profileTenant)
+	if err != nil {
+		return err
+	}
+	askedID, err := d.tenants.ID(ctx, authority, askedNorm)
+	if err != nil && auth.KindOf(err) != auth.KindUsage {
+		return err
+	}
+	if err == nil && askedID == actualID {
+		return nil
+	}
+	return &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf(
+		"profile %s signs in to tenant %s, not %s: set ENTRA_HELPER_PROFILE to a profile of tenant %s", p.Name, profileTenant, asked, asked)}
 }

@@ -35,6 +35,10 @@ type Cloud struct {
 	// CLIName is the Azure CLI's name of the cloud (`az cloud show`), which
 	// `az account show` prints as environmentName.
 	CLIName string
+	// EntraHosts are every host of Entra ID in this cloud: the authority
+	// host, its aliases and the v1 token issuer's (sts) host. MSAL's instance
+	// discovery works on them, and tokens are issued by them.
+	EntraHosts []string
 
 	// The Azure CLI's --resource-type resources that differ per cloud; ""
 	// when the cloud has no such service.
@@ -50,6 +54,7 @@ var Clouds = []*Cloud{
 		ResourceManager:    "https://management.azure.com/",
 		DatabricksDomains:  []string{".azuredatabricks.net"},
 		CLIName:            "AzureCloud",
+		EntraHosts:         []string{"login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net"},
 		aadGraph:           "https://graph.windows.net/",
 		msGraph:            "https://graph.microsoft.com/",
 		batch:              "https://batch.core.windows.net/",
@@ -65,6 +70,7 @@ var Clouds = []*Cloud{
 		ResourceManager:    "https://management.usgovcloudapi.net/",
 		DatabricksDomains:  []string{".databricks.azure.us"},
 		CLIName:            "AzureUSGovernment",
+		EntraHosts:         []string{"login.microsoftonline.us", "login.usgovcloudapi.net", "sts.microsoftonline.us"},
 		aadGraph:           "https://graph.windows.net/",
 		msGraph:            "https://graph.microsoft.us/",
 		batch:              "https://batch.core.usgovcloudapi.net/",
@@ -78,6 +84,7 @@ var Clouds = []*Cloud{
 		ResourceManager:    "https://management.chinacloudapi.cn/",
 		DatabricksDomains:  []string{".databricks.azure.cn"},
 		CLIName:            "AzureChinaCloud",
+		EntraHosts:         []string{"login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "sts.chinacloudapi.cn"},
 		aadGraph:           "https://graph.chinacloudapi.cn/",
 		msGraph:            "https://microsoftgraph.chinacloudapi.cn",
 		batch:              "https://batch.chinacloudapi.cn/",
@@ -158,6 +165,20 @@ func (c *Cloud) IsDatabricksHost(host string) bool {
 	for _, d := range c.DatabricksDomains {
 		if strings.HasSuffix(host, d) && len(host) > len(d) {
 			return true
+		}
+	}
+	return false
+}
+
+// IsEntraHost reports whether host (a host name, any case) is one of Entra
+// ID's hosts in any cloud.
+func IsEntraHost(host string) bool {
+	host = strings.ToLower(host)
+	for _, c := range Clouds {
+		for _, h := range c.EntraHosts {
+			if h == host {
+				return true
+			}
 		}
 	}
 	return false

@@ -1,6 +1,9 @@
 package entra
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestCloudTable(t *testing.T) {
 	// Values as the Azure CLI's cloud.py and the Databricks Go SDK define them.
@@ -29,6 +32,14 @@ func TestCloudTable(t *testing.T) {
 				t.Errorf("%s: resource type %s = %q", tc.name, rt, r)
 			}
 		}
+	}
+	for _, c := range Clouds {
+		if !IsEntraHost(strings.TrimPrefix(c.AuthorityHost, "https://")) {
+			t.Errorf("%s: its authority host is not among its Entra hosts", c.Name)
+		}
+	}
+	if !IsEntraHost("STS.windows.net") || IsEntraHost("login.example.com") || IsEntraHost("127.0.0.1") {
+		t.Error("IsEntraHost: wrong answer")
 	}
 	if CloudByName("") != Clouds[0] || CloudByName("german") != nil {
 		t.Error("CloudByName: default or unknown cloud wrong")
@@ -76,6 +87,8 @@ func TestWorkspaceURL(t *testing.T) {
 		{"adb-1.2.azuredatabricks.net", "https://adb-1.2.azuredatabricks.net", true},
 		{"https://127.0.0.1:8443", "https://127.0.0.1:8443", true},
 		{"https://[::1]:8443/", "https://[::1]:8443", true},
+		{"https://[::1]:443", "https://[::1]", true},
+		{"https://h:8443", "https://h:8443", true},
 		{"http://adb-1.2.azuredatabricks.net", "", false},
 		{"https://adb-1.2.azuredatabricks.net/api", "", false},
 		{"https://u@adb-1.2.azuredatabricks.net", "", false},

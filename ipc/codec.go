@@ -54,8 +54,8 @@ func appendFast(b []byte, v any) (out []byte, ok bool) {
 }
 
 func appendRequest(b []byte, r *Request) ([]byte, bool) {
-	if r.Login != nil || !plainString(r.Op) || !plainString(r.Profile) || !plainString(r.Token) {
-		return b, false
+	if r.Login != nil || r.Tenant != "" || !plainString(r.Op) || !plainString(r.Profile) || !plainString(r.Token) {
+		return b, false // Tenant is rare (az --tenant): encoding/json writes it
 	}
 	for _, s := range r.Scopes {
 		if !plainString(s) {
@@ -91,8 +91,8 @@ func appendResponse(b []byte, r *Response) ([]byte, bool) {
 	if r.Event != nil || r.Status != nil || r.Profile != nil || r.Login != nil || r.Verify != nil || r.Checks != nil {
 		return b, false
 	}
-	if t := r.Token; t != nil && !(plainString(t.AccessToken) && plainString(t.TokenType) &&
-		plainString(t.Profile) && plainString(t.Scope) && plainString(t.Tenant)) {
+	if t := r.Token; t != nil && (t.Warning != "" || !(plainString(t.AccessToken) && plainString(t.TokenType) &&
+		plainString(t.Profile) && plainString(t.Scope) && plainString(t.Tenant))) {
 		return b, false
 	}
 	if e := r.Error; e != nil && !(plainString(e.Code) && plainString(e.Message)) {

@@ -36,11 +36,13 @@ func TestFastEncodeMatchesJSON(t *testing.T) {
 		{"verify", &Request{V: 1, Op: OpVerify, Token: bigToken}, true},
 		{"negative min valid", &Request{V: 1, Op: OpToken, MinValidMS: -5}, true},
 		{"login", &Request{V: 1, Op: OpLogin, Login: &LoginRequest{ClientSecret: "x"}}, false},
+		{"expected tenant", &Request{V: 1, Op: OpToken, Tenant: "contoso.com"}, false},
 		{"profile with a quote", &Request{V: 1, Op: OpToken, Profile: `a"b`}, false},
 		{"scope with <>&", &Request{V: 1, Op: OpToken, Scopes: []string{"a<b>&c"}}, true},
 		{"non-ASCII", &Request{V: 1, Op: OpToken, Profile: "prød"}, false},
 		{"token answer", &Response{V: 1, Token: &Token{AccessToken: bigToken, TokenType: "Bearer", ExpiresOn: 1700000000, Profile: "p", Scope: "s t", Tenant: "t"}}, true},
 		{"zero token", &Response{V: 1, Token: &Token{}}, true},
+		{"token answer with a warning", &Response{V: 1, Token: &Token{AccessToken: "a", Warning: "w"}}, false},
 		{"error answer", &Response{V: 1, Error: &Error{Code: CodeNeedsLogin, Message: "run `entra-helper login -p prod` (it's quick)"}}, true},
 		{"error with newline", &Response{V: 1, Error: &Error{Code: CodeFailed, Message: "a\nb"}}, false},
 		{"empty answer", &Response{V: 1}, true},
@@ -60,6 +62,20 @@ func TestFastEncodeMatchesJSON(t *testing.T) {
 				t.Fatalf("fast encoding\n%s\ndiffers from encoding/json's\n%s", got, jsonBody(t, tt.v))
 			}
 		})
+	}
+}
+
+// A field the fast encoder neither writes nor falls back on would be dropped
+// silently (az's --tenant once was): every field of Request must be one it
+// knows.
+func TestFastEncodeKnowsEveryRequestField(t *testing.T) {
+	known := map[string]bool{"V": true, "Op": true, "Profile": true, "Scopes": true, "MinValidMS": true, "Token": true, // written
+		"Login": true, "Tenant": true} // fall back to encoding/json
+	rt := reflect.TypeOf(Request{})
+	for i := range rt.NumField() {
+		if f := rt.Field(i); !known[f.Name] {
+			t.Errorf("Request.%s is new: write it in appendRequest (and decodeRequest) or fall back to encoding/json when it is set", f.Name)
+		}
 	}
 }
 

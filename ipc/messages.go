@@ -35,6 +35,11 @@ type Request struct {
 	MinValidMS int64         `json:"min_valid_ms,omitempty"`
 	Login      *LoginRequest `json:"login,omitempty"`
 	Token      string        `json:"token,omitempty"` // for OpVerify and OpGitErase
+	// Tenant, for OpToken, is the tenant the caller expects (a GUID or a
+	// verified domain, e.g. az's --tenant): the daemon refuses when the
+	// profile signs in to another, and always for common, organizations and
+	// consumers.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // LoginRequest carries what a sign-in needs from the user. Secret fields are
@@ -116,6 +121,10 @@ type Token struct {
 	Profile     string `json:"profile"`
 	Scope       string `json:"scope"` // space-separated
 	Tenant      string `json:"tenant"`
+	// Warning, when set, is one sentence for the user's stderr: the token
+	// has less left than asked (Entra issues shorter tokens, or it answered
+	// moments ago) and what to do. The token is good to use.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Status is the daemon's state for `entra-helper status`.
@@ -163,6 +172,7 @@ type TokenStatus struct {
 	LastRenewal int64  `json:"last_renewal,omitempty"` // Unix seconds
 	Failures    int    `json:"failures,omitempty"`     // consecutive failed renewals
 	LastError   string `json:"last_error,omitempty"`
+	Warning     string `json:"warning,omitempty"` // why the last request got less freshness than it asked for
 }
 
 // ProfileInfo is a profile's non-secret settings.
@@ -207,4 +217,13 @@ type Check struct {
 	Level   string `json:"level"` // CheckOK, CheckWarn or CheckFail
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+	// Action names what `entra-helper doctor --fix` can do about it: one
+	// of the Action constants, "" for nothing.
+	Action string `json:"action,omitempty"`
 }
+
+// Actions of a Check that `entra-helper doctor --fix` can take.
+const (
+	ActionSetup     = "setup"      // no config file: run entra-helper setup
+	ActionFileStore = "file-store" // the keychain cannot be used: switch to the file store
+)

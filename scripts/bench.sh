@@ -18,10 +18,10 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/entra-helper-bench-bin.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "bench: building hello-world (-trimpath -ldflags \"-s -w\"), a static client, fake-entra, the floor and the harness" >&2
+echo "bench: building hello-world (-trimpath -ldflags \"-s -w\"), rawtoken, fake-entra, the floor and the harness" >&2
 "$GO" build -trimpath -ldflags '-s -w' -o "$tmp/hello" ./internal/bench/cmd/hello
-# The client once more, statically linked, for a what-if row beside the real one.
-CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$tmp/entra-helper-static" ./cmd/entra-helper
+# The floor of a token request: raw system calls, built like the client.
+CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$tmp/rawtoken" ./internal/bench/cmd/rawtoken
 "$GO" build -o "$tmp/fake-entra" ./internal/entratest/cmd/fake-entra
 "$GO" build -o "$tmp/runbench" ./internal/bench/cmd/runbench
 "$GO" build -o "$tmp/floor" ./internal/bench/cmd/floor
@@ -41,4 +41,4 @@ out=()
 [ -n "${BENCH_OUT:-}" ] && out=(-out "$BENCH_OUT")
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 "$tmp/runbench" -bin "$bindir" -fake "$tmp/fake-entra" -hello "$tmp/hello" -floor "$tmp/floor" \
-	-static-client "$tmp/entra-helper-static" "${out[@]}" "${prof[@]}" ${BENCH_ARGS:-}
+	-raw-token "$tmp/rawtoken" "${out[@]}" "${prof[@]}" ${BENCH_ARGS:-}

@@ -87,10 +87,6 @@ func AsUnavailable(err error) (*UnavailableError, bool) {
 	return u, ok
 }
 
-// DefaultKeyFileName is the file name of the file store's key that
-// `entra-helper setup` writes next to the config file.
-const DefaultKeyFileName = "store.key"
-
 // fileStoreFix is the switch to the file store, naming the config file to
 // edit and the commands that create a key.
 func fileStoreFix(configPath string) string {
@@ -98,7 +94,7 @@ func fileStoreFix(configPath string) string {
 	if cfg == "" {
 		cfg = "the config file"
 	} else {
-		key = filepath.Join(filepath.Dir(cfg), DefaultKeyFileName)
+		key = filepath.Join(filepath.Dir(cfg), StoreKeyFileName)
 	}
 	if runtime.GOOS == "windows" {
 		return fmt.Sprintf("switch to the encrypted file store with `entra-helper setup --store file` (it writes a fresh key file only you can read and sets store = \"file\" and store_key_file in [daemon] of %s)", cfg)

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -16,34 +18,6 @@ import (
 const azCompatVersion = "2.67.0"
 
 const azUnsupported = "entra-helper's az shim supports only `az account get-access-token`, `az account show` and `az version`"
-
-// azResourceType maps `--resource-type` to its resource (public cloud), ""
-// for an unknown type. A switch, not a map: nothing is built at start-up.
-func azResourceType(t string) string {
-	switch t {
-	case "arm":
-		return "https://management.core.windows.net/"
-	case "aad-graph":
-		return "https://graph.windows.net/"
-	case "ms-graph":
-		return "https://graph.microsoft.com/"
-	case "batch":
-		return "https://batch.core.windows.net/"
-	case "data-lake":
-		return "https://datalake.azure.net/"
-	case "media":
-		return "https://rest.media.azure.net"
-	case "oss-rdbms":
-		return "https://ossrdbms-aad.database.windows.net"
-	case "storage":
-		return "https://storage.azure.com"
-	case "synapse":
-		return "https://dev.azuresynapse.net"
-	case "databricks":
-		return "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"
-	}
-	return ""
-}
 
 // azArgs is a parsed az command line.
 type azArgs struct {
@@ -89,67 +63,98 @@ func parseAzArgs(args []string) (*azArgs, error) {
 			z.cmd = append(z.cmd, arg)
 			continue
 		}
-		name, val, hasVal := strings.Cut(arg, "=")
-		value := func() (string, error) {
-			if hasVal {
-				return val, nil
-			}
-			if i+1 >= len(args) {
-				return "", usageError("argument " + name + ": expected one argument")
-			}
-			i++
-			return args[i], nil
-		}
 		var err error
-		switch name {
-		case "-h", "--help":
-			z.help = true
-		case "--version":
-			z.version = true
-		case "--debug", "--verbose", "--only-show-errors", "--no-color":
-			// Logging options of the real CLI: nothing to do.
-		case "--resource":
-			z.resource, err = value()
-		case "--resource-type":
-			z.resourceType, err = value()
-		case "--tenant", "-t":
-			z.tenant, err = value()
-		case "--subscription", "-s", "--name", "-n":
-			z.subscription, err = value()
-		case "--output", "-o":
-			z.output, err = value()
-		case "--query":
-			z.query, err = value()
-		case "--scope", "--scopes":
-			// --scope takes one or more values, as in the Azure CLI.
-			if hasVal {
-				z.scopes = append(z.scopes, val)
-				break
-			}
-			n := 0
-			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				n++
-				z.scopes = append(z.scopes, args[i])
-			}
-			if n == 0 {
-				err = usageError("argument --scope: expected at least one argument")
-			}
-		default:
-			err = azUsage("unrecognized argument " + name)
-		}
-		if err != nil {
+		if i, err = z.takeOption(args, i); err != nil {
 			return nil, err
 		}
 	}
+	if err := z.checkOutput(); err != nil {
+		return nil, err
+	}
+	if err := z.checkResourceOptions(); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// takeOption reads the option at args[i] and its values; it returns the
+// index of the last argument it used.
+func (z *azArgs) takeOption(args []string, i int) (int, error) {
+	name, val, hasVal := strings.Cut(args[i], "=")
+	value := func(dst *string) error {
+		if hasVal {
+			*dst = val
+			return nil
+		}
+		if i+1 >= len(args) {
+			return usageError("argument " + name + ": expected one argument")
+		}
+		i++
+		*dst = args[i]
+		return nil
+	}
+	var err error
+	switch name {
+	case "-h", "--help":
+		z.help = true
+	case "--version":
+		z.version = true
+	case "--debug", "--verbose", "--only-show-errors", "--no-color":
+		// Logging options of the real CLI: nothing to do.
+	case "--resource":
+		err = value(&z.resource)
+	case "--resource-type":
+		err = value(&z.resourceType)
+	case "--tenant", "-t":
+		err = value(&z.tenant)
+	case "--subscription", "-s", "--name", "-n":
+		err = value(&z.subscription)
+	case "--output", "-o":
+		err = value(&z.output)
+	case "--query":
+		err = value(&z.query)
+	case "--scope", "--scopes":
+		i, err = z.takeScopes(args, i, val, hasVal)
+	default:
+		err = azUsage("unrecognized argument " + name)
+	}
+	return i, err
+}
+
+// takeScopes reads --scope's one or more values, as the Azure CLI does.
+func (z *azArgs) takeScopes(args []string, i int, val string, hasVal bool) (int, error) {
+	if hasVal {
+		z.scopes = append(z.scopes, val)
+		return i, nil
+	}
+	n := 0
+	for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+		i++
+		n++
+		z.scopes = append(z.scopes, args[i])
+	}
+	if n == 0 {
+		return i, usageError("argument --scope: expected at least one argument")
+	}
+	return i, nil
+}
+
+// checkOutput refuses an output format or a query the shim cannot render.
+func (z *azArgs) checkOutput() error {
 	switch z.output {
 	case "", "json", "jsonc", "tsv", "none":
 	default:
-		return nil, azUsage(fmt.Sprintf("output format %q is not supported here (json, jsonc, tsv, none)", z.output))
+		return azUsage(fmt.Sprintf("output format %q is not supported here (json, jsonc, tsv, none)", z.output))
 	}
 	if z.query != "" && !isQueryPath(z.query) {
-		return nil, azUsage(fmt.Sprintf("--query %q is not supported here: only field names like accessToken or user.name", z.query))
+		return azUsage(fmt.Sprintf("--query %q is not supported here: only field names like accessToken or user.name", z.query))
 	}
+	return nil
+}
+
+// checkResourceOptions allows at most one of --resource, --resource-type
+// and --scope, and only the Azure CLI's resource types.
+func (z *azArgs) checkResourceOptions() error {
 	n := 0
 	for _, set := range []bool{z.resource != "", z.resourceType != "", len(z.scopes) > 0} {
 		if set {
@@ -157,26 +162,33 @@ func parseAzArgs(args []string) (*azArgs, error) {
 		}
 	}
 	if n > 1 {
-		return nil, usageError("usage error: --resource, --resource-type and --scope are mutually exclusive")
+		return usageError("usage error: --resource, --resource-type and --scope are mutually exclusive")
 	}
-	if z.resourceType != "" && azResourceType(z.resourceType) == "" {
-		return nil, usageError(fmt.Sprintf("argument --resource-type: invalid choice: %q", z.resourceType))
+	if z.resourceType != "" && !slices.Contains(entra.ResourceTypes, z.resourceType) {
+		return usageError(fmt.Sprintf("argument --resource-type: invalid choice: %q (choose from %s)", z.resourceType, strings.Join(entra.ResourceTypes, ", ")))
 	}
-	return z, nil
+	return nil
 }
 
-// scopesFor is the scopes get-access-token asks for; Azure Resource
-// Manager's when nothing is given, as the Azure CLI does.
-func (z *azArgs) scopesFor() []string {
+// needsCloud reports whether the scopes depend on the profile's cloud.
+func (z *azArgs) needsCloud() bool { return len(z.scopes) == 0 && z.resource == "" }
+
+// scopesFor is the scopes get-access-token asks for in cloud; the cloud's
+// management resource when nothing is given, as the Azure CLI does.
+func (z *azArgs) scopesFor(cloud *entra.Cloud) ([]string, error) {
 	switch {
 	case len(z.scopes) > 0:
-		return z.scopes
+		return z.scopes, nil
 	case z.resource != "":
-		return []string{resourceScope(z.resource)}
+		return []string{entra.Scope(z.resource)}, nil
 	case z.resourceType != "":
-		return []string{resourceScope(azResourceType(z.resourceType))}
+		r := cloud.ResourceOfType(z.resourceType)
+		if r == "" {
+			return nil, usageError(fmt.Sprintf("--resource-type %s has no resource in the %s cloud (%s); pass --resource", z.resourceType, cloud.Name, cloud.CLIName))
+		}
+		return []string{entra.Scope(r)}, nil
 	}
-	return []string{managementScope}
+	return []string{cloud.ManagementScope()}, nil
 }
 
 // runAz answers an az command line.
@@ -216,16 +228,49 @@ func (a *app) runAz(args []string) error {
 	return azUsage("`az " + cmd + "` is not available")
 }
 
+// azGetAccessToken answers get-access-token; the daemon checks --tenant
+// against the profile's tenant (a GUID, or a domain it resolves).
 func (a *app) azGetAccessToken(z *azArgs) error {
-	tok, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: a.profile, Scopes: z.scopesFor()})
+	cloud := entra.CloudByName("")
+	if z.needsCloud() {
+		p, err := a.profileInfo(a.profile)
+		if err != nil {
+			return err
+		}
+		cloud = cloudOf(p)
+	}
+	scopes, err := z.scopesFor(cloud)
 	if err != nil {
 		return err
 	}
-	if z.tenant != "" && tok.Tenant != "" && isGUID(z.tenant) && isGUID(tok.Tenant) && !strings.EqualFold(z.tenant, tok.Tenant) {
-		return failf("%s signs in to tenant %s, not %s; set ENTRA_HELPER_PROFILE to a profile of tenant %s",
-			profileName(orDefault(tok.Profile, a.profile)), tok.Tenant, z.tenant, z.tenant)
+	tok, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: a.profile, Scopes: scopes, Tenant: z.tenant})
+	if err != nil {
+		return err
 	}
 	return a.azOutput(a.azTokenOf(tok, z.subscription), z)
+}
+
+// profileInfo asks the daemon for profile's settings.
+func (a *app) profileInfo(profile string) (*ipc.ProfileInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+	defer cancel()
+	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Profile == nil {
+		return nil, failf("entra-helperd answered without the settings of %s; restart it (entra-helperd service restart) and see its log", profileName(profile))
+	}
+	return resp.Profile, nil
+}
+
+// cloudOf is the profile's row of the cloud table; public for a daemon too
+// old to say.
+func cloudOf(p *ipc.ProfileInfo) *entra.Cloud {
+	if c := entra.CloudByName(p.Cloud); c != nil {
+		return c
+	}
+	return entra.Clouds[0]
 }
 
 // azAccount is `az account show`'s object, keys sorted as the CLI prints.
@@ -255,18 +300,12 @@ func isUserFlow(flow string) bool {
 }
 
 func (a *app) azAccountShow(z *azArgs) error {
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: a.profile}, nil)
+	p, err := a.profileInfo(a.profile)
 	if err != nil {
 		return err
 	}
-	p := resp.Profile
-	if p == nil {
-		return failf("entra-helperd answered without the settings of %s; see its log", profileName(a.profile))
-	}
 	acct := azAccount{
-		EnvironmentName:  "AzureCloud",
+		EnvironmentName:  cloudOf(p).CLIName,
 		HomeTenantID:     p.Tenant,
 		ID:               z.subscription,
 		IsDefault:        true,
@@ -320,26 +359,6 @@ func subscriptionOf(resourceID string) string {
 		return parts[1]
 	}
 	return ""
-}
-
-// isGUID reports whether s looks like 8-4-4-4-12 hex.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // azOutput prints v as the Azure CLI would with z's --query and --output.

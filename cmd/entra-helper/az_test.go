@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -41,8 +42,59 @@ func TestParseAzArgs(t *testing.T) {
 		if !reflect.DeepEqual(*got, tt.want) {
 			t.Errorf("%q:\n got %+v\nwant %+v", tt.args, *got, tt.want)
 		}
-		if s := got.scopesFor(); !reflect.DeepEqual(s, tt.scopes) {
+		if s, err := got.scopesFor(entra.Clouds[0]); err != nil || !reflect.DeepEqual(s, tt.scopes) {
 			t.Errorf("%q: scopes %q, want %q", tt.args, s, tt.scopes)
+		}
+	}
+}
+
+// The scopes follow the profile's cloud, as the Azure CLI's do after
+// `az cloud set`.
+func TestAzScopesPerCloud(t *testing.T) {
+	for _, tc := range []struct {
+		cloud string
+		args  []string
+		want  string
+	}{
+		{"usgov", nil, "https://management.core.usgovcloudapi.net//.default"},
+		{"china", nil, "https://management.core.chinacloudapi.cn//.default"},
+		{"usgov", []string{"--resource-type", "arm"}, "https://management.core.usgovcloudapi.net//.default"},
+		{"usgov", []string{"--resource-type", "ms-graph"}, "https://graph.microsoft.us//.default"},
+		{"china", []string{"--resource-type", "ms-graph"}, "https://microsoftgraph.chinacloudapi.cn/.default"},
+		{"china", []string{"--resource-type", "databricks"}, databricksScope},
+		{"china", []string{"--resource", "https://management.core.windows.net/"}, managementScope},
+	} {
+		z, err := parseAzArgs(append([]string{"account", "get-access-token"}, tc.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := z.scopesFor(entra.CloudByName(tc.cloud))
+		if err != nil || len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s %q: %q, %v; want %q", tc.cloud, tc.args, got, err, tc.want)
+		}
+	}
+	z, _ := parseAzArgs([]string{"account", "get-access-token", "--resource-type", "synapse"})
+	if _, err := z.scopesFor(entra.CloudByName("usgov")); err == nil || !strings.Contains(err.Error(), "no resource in the usgov cloud") {
+		t.Errorf("synapse in usgov: %v", err)
+	}
+
+	// Through the client: the cloud comes from the daemon's profile settings.
+	for _, cloud := range entra.Clouds {
+		p := testProfile()
+		p.Cloud = cloud.Name
+		f := &fakeDaemon{answer: func(req *ipc.Request, _ func(*ipc.Event)) (*ipc.Response, error) { return defaultAnswer(req, p) }}
+		code, out, errOut := runAz(t, f, nil, "account", "get-access-token", "--query", "accessToken", "-o", "tsv")
+		if code != 0 || out != "tok-"+cloud.ManagementScope()+"\n" {
+			t.Errorf("%s: exit %d (%s), %q", cloud.Name, code, errOut, out)
+		}
+		code, out, _ = runAz(t, f, nil, "account", "show", "--query", "environmentName", "-o", "tsv")
+		if code != 0 || out != cloud.CLIName+"\n" {
+			t.Errorf("%s: environmentName %q", cloud.Name, out)
+		}
+		a, _, _ := testApp(f, nil)
+		code, out, _ = runApp(t, a, "headers", "-p", "x")
+		if code != 0 || !strings.Contains(out, "X-Databricks-Azure-SP-Management-Token: tok-"+cloud.ManagementScope()+"\n") {
+			t.Errorf("%s: headers %q", cloud.Name, out)
 		}
 	}
 }
@@ -116,8 +168,17 @@ func TestAzGetAccessToken(t *testing.T) {
 	}
 }
 
+// --tenant goes to the daemon, which checks it (daemon tests and the
+// end-to-end tests cover its rules); the client shows its refusal.
 func TestAzWrongTenant(t *testing.T) {
-	code, out, errOut := runAz(t, &fakeDaemon{}, nil, "account", "get-access-token", "--tenant", "00000000-0000-0000-0000-000000000000")
+	f := &fakeDaemon{answer: func(req *ipc.Request, _ func(*ipc.Event)) (*ipc.Response, error) {
+		if req.Op == ipc.OpToken && req.Tenant != "" {
+			e := &ipc.Error{Code: ipc.CodeFailed, Message: "profile prod signs in to tenant a1bc2d34-5e67-8f89-01ab-c2345d6c78de, not " + req.Tenant + "."}
+			return &ipc.Response{Error: e}, e
+		}
+		return defaultAnswer(req, nil)
+	}}
+	code, out, errOut := runAz(t, f, nil, "account", "get-access-token", "--tenant", "00000000-0000-0000-0000-000000000000")
 	if code != 1 || out != "" || !strings.Contains(errOut, "not 00000000-0000-0000-0000-000000000000") {
 		t.Errorf("exit %d, out %q, err %q", code, out, errOut)
 	}

@@ -154,7 +154,10 @@ func TestStatus(t *testing.T) {
 		Config: "/etc/eh.toml", MetadataURL: "127.0.0.1:8771", Requests: 1234, IdPCalls: 56,
 		Profiles: []ipc.ProfileStatus{
 			{Name: "prod", Flow: "client-secret", State: ipc.StateReady, Account: "app-1", Tenant: "t1",
-				Tokens: []ipc.TokenStatus{{Scope: databricksScope, ExpiresOn: fixedNow.Unix() + 3000, RenewsAt: fixedNow.Unix() + 1800, Failures: 2, LastError: "Entra answered 503"}}},
+				Tokens: []ipc.TokenStatus{
+					{Scope: databricksScope, ExpiresOn: fixedNow.Unix() + 3000, RenewsAt: fixedNow.Unix() + 1800, Failures: 2, LastError: "Entra answered 503"},
+					{Scope: managementScope, Warning: "the token has 2m0s left, less than the 5m0s asked"},
+				}},
 			{Name: "me", Flow: "browser", State: ipc.StateNeedsLogin, LastError: "the refresh token expired"},
 		},
 	}
@@ -171,10 +174,14 @@ func TestStatus(t *testing.T) {
 		"profile prod (client-secret): ready", "account  app-1",
 		databricksScope, "13:50:00 (in 50m00s)", "13:30:00 (in 30m00s)", "Entra answered 503",
 		"profile me (browser): needs-login", "the refresh token expired", "entra-helper login -p me", "no cached tokens",
+		managementScope + "  none yet", "warning (" + managementScope + "): the token has 2m0s left, less than the 5m0s asked",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "1970") {
+		t.Errorf("status shows the Unix epoch for a never-issued token:\n%s", out)
 	}
 	a, _, _ = testApp(f, nil)
 	code, out, _ = runApp(t, a, "status", "--json")

@@ -14,7 +14,7 @@ import (
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
-const doctorUsage = `Usage: entra-helper doctor [-p PROFILE]
+const doctorUsage = `Usage: entra-helper doctor [-p PROFILE] [--fix [--yes]]
 
 Checks the setup and prints one line per check, ok, warn or FAIL, with what
 to do about anything that is not ok:
@@ -26,10 +26,17 @@ to do about anything that is not ok:
   clock     this machine's clock against each Entra ID authority (Date header)
   proxy     HTTPS_PROXY and NO_PROXY: the metadata endpoint is on 127.0.0.1
   profile   each profile's state (only PROFILE's with -p)
-It never starts a daemon. Exit code 0 when nothing FAILs, 1 otherwise.
+It never starts a daemon (without --fix). Exit code 0 when nothing FAILs, 1 otherwise.
+
+With --fix, it then sets up what can be set up safely, after saying what it
+will write: with no config file, it runs entra-helper setup; when the
+keychain cannot be used (no session bus, no Secret Service, locked), it
+switches to the encrypted file store with a fresh 0600 key file.
 
 Options:
   -p, --profile NAME   check only this profile
+      --fix            set up what the failed checks need, after saying what
+  -y, --yes            with --fix: do not ask for confirmation
 `
 
 // doctorTimeout bounds the whole doctor run; the daemon bounds each of its
@@ -38,8 +45,9 @@ const doctorTimeout = 30 * time.Second
 
 // doctor collects and prints checks.
 type doctor struct {
-	w     io.Writer
-	fails int
+	w       io.Writer
+	fails   int
+	actions []string // the ipc.Action* of failed checks, in order
 }
 
 func (d *doctor) add(c ipc.Check) {
@@ -48,6 +56,9 @@ func (d *doctor) add(c ipc.Check) {
 	case ipc.CheckFail:
 		label = "FAIL"
 		d.fails++
+		if c.Action != "" {
+			d.actions = append(d.actions, c.Action)
+		}
 	case ipc.CheckOK, ipc.CheckWarn:
 	default:
 		label = "warn"
@@ -67,15 +78,45 @@ func oneLine(s string) string {
 func (a *app) cmdDoctor(args []string) error {
 	fs := newFlagSet("doctor")
 	profile := a.profileFlag(fs)
+	fix := fs.Bool("", "fix")
+	yes := fs.Bool("y", "yes")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if len(fs.args) > 0 {
 		return fs.usagef("unexpected argument %q", fs.args[0])
 	}
+	d := &doctor{w: a.stdout}
+	err := a.doctorChecks(d, profile)
+	if !*fix || len(d.actions) == 0 {
+		if *fix && err != nil {
+			fmt.Fprintln(a.stdout, "doctor --fix: nothing above is safe to set up automatically; follow each fix.")
+		}
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	switch d.actions[0] {
+	case ipc.ActionSetup:
+		var sargs []string
+		if *profile != "" {
+			sargs = append(sargs, "-p", *profile)
+		}
+		if *yes {
+			sargs = append(sargs, "--yes")
+		}
+		return a.cmdSetup(sargs)
+	case ipc.ActionFileStore:
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return a.fixFileStore(ctx, *yes)
+	}
+	return err
+}
+
+// doctorChecks makes every check into d and returns d's result.
+func (a *app) doctorChecks(d *doctor, profile *string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), doctorTimeout)
 	defer cancel()
-	d := &doctor{w: a.stdout}
 
 	path, err := a.socketPath()
 	if err != nil {

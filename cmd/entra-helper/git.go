@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -113,7 +112,7 @@ func (a *app) unsetGitHelper(git, section string) error {
 			return err
 		}
 	}
-	code, err := gitConfig(git, "--get-regexp", "^"+regexp.QuoteMeta(section)+`\.`)
+	code, err := gitConfig(git, "--get-regexp", "^"+quoteRegexp(section)+`\.`)
 	if code == 1 { // nothing left in the section
 		_, err = gitConfig(git, "--remove-section", section)
 		if err != nil {
@@ -187,4 +186,19 @@ func (a *app) selfPath() (string, error) {
 		}
 	}
 	return os.Executable()
+}
+
+// quoteRegexp escapes the regular-expression metacharacters of s (those
+// regexp.QuoteMeta escapes, which git's extended expressions share), so
+// that git matches s literally. The client does not link package regexp:
+// its initialisation would be paid by every command.
+func quoteRegexp(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if strings.IndexByte(`\.+*?()|[]{}^$`, c) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

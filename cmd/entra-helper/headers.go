@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +14,7 @@ Prints the request headers for the Azure Databricks REST API, one per line,
 ready for curl -H @FILE:
 
   Authorization: Bearer <token for the Azure Databricks resource>
-  X-Databricks-Azure-SP-Management-Token: <Azure management token of the same identity>
+  X-Databricks-Azure-SP-Management-Token: <management token of the same identity, in the profile's cloud>
   X-Databricks-Azure-Workspace-Resource-Id: <the profile's workspace_resource_id, when set>
 
 The last two let a service principal that is not yet a user of the workspace
@@ -34,14 +33,17 @@ func (a *app) cmdHeaders(args []string) error {
 	if len(fs.args) > 0 {
 		return fs.usagef("unexpected argument %q", fs.args[0])
 	}
+	p, err := a.profileInfo(*profile)
+	if err != nil {
+		return err
+	}
 	tok, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: *profile, Scopes: []string{databricksScope}})
 	if err != nil {
 		return err
 	}
-	var lines []string
-	lines = append(lines, "Authorization: "+tokenType(tok)+" "+tok.AccessToken)
+	lines := []string{"Authorization: " + tokenType(tok) + " " + tok.AccessToken}
 
-	mgmt, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: *profile, Scopes: []string{managementScope}})
+	mgmt, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: *profile, Scopes: []string{cloudOf(p).ManagementScope()}})
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) && (ee.code == exitNoDaemon || ee.code == exitUnavailable) {
@@ -53,15 +55,8 @@ func (a *app) cmdHeaders(args []string) error {
 	} else {
 		lines = append(lines, "X-Databricks-Azure-SP-Management-Token: "+mgmt.AccessToken)
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: *profile}, nil)
-	if err != nil {
-		return err
-	}
-	if resp.Profile != nil && resp.Profile.WorkspaceResourceID != "" {
-		lines = append(lines, "X-Databricks-Azure-Workspace-Resource-Id: "+resp.Profile.WorkspaceResourceID)
+	if p.WorkspaceResourceID != "" {
+		lines = append(lines, "X-Databricks-Azure-Workspace-Resource-Id: "+p.WorkspaceResourceID)
 	}
 	_, err = fmt.Fprint(a.stdout, strings.Join(lines, "\n")+"\n")
 	return err

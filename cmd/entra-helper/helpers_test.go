@@ -43,6 +43,10 @@ func (f *fakeDaemon) requests() []ipc.Request {
 	return append([]ipc.Request(nil), f.reqs...)
 }
 
+// managementScope is the public cloud's management scope, as the Azure CLI
+// asks for it.
+const managementScope = "https://management.core.windows.net//.default"
+
 // testToken is the token fake daemons hand out for scopes.
 func testToken(profile string, scopes []string) *ipc.Token {
 	scope := strings.Join(scopes, " ")

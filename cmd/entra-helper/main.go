@@ -3,8 +3,9 @@
 // local socket and prints them in the formats scripts and tools expect
 // (bare token, JSON, Azure CLI JSON, Kubernetes ExecCredential, HTTP
 // headers), signs profiles in, shows the daemon's state, writes Databricks
-// configuration and decodes tokens. Invoked as `az`, it answers the Azure CLI
-// commands other tools shell out to.
+// and git configuration and decodes tokens. As git's credential helper
+// (`entra-helper credential get`) it gives git Azure Repos tokens. Invoked as
+// `az`, it answers the Azure CLI commands other tools shell out to.
 //
 // It links only the standard library, golang.org/x/sys and the ipc package,
 // and does no work at start-up, so it answers about as fast as a hello-world
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -43,11 +45,8 @@ const (
 	envNoAutostart = "ENTRA_HELPER_NO_AUTOSTART"
 )
 
-// Well-known scopes.
-const (
-	databricksScope = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
-	managementScope = "https://management.core.windows.net//.default"
-)
+// databricksScope is the Azure Databricks scope, the same in every cloud.
+const databricksScope = entra.DatabricksResource + "/.default"
 
 // exitError is an error with the process exit code it stands for. Its
 // message is one sentence for the user and never holds a token or secret.
@@ -159,6 +158,7 @@ func commands() []*command {
 		{"git", "make git use entra-helper for a URL", gitUsage, (*app).cmdGit},
 		{"inspect", "decode a token's header and claims", inspectUsage, (*app).cmdInspect},
 		{"doctor", "check the setup and say what to fix", doctorUsage, (*app).cmdDoctor},
+		{"setup", "create or update a profile, pick a store and sign in", setupUsage, (*app).cmdSetup},
 		{"version", "print the client's version", versionUsage, (*app).cmdVersion},
 		{"help", "show help for a command", helpUsage, (*app).cmdHelp},
 	}

@@ -102,10 +102,19 @@ func (a *app) writeStatus(w io.Writer, s *ipc.Status) error {
 			if t.RenewsAt > 0 {
 				renews = a.clockWithRel(t.RenewsAt, now)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Scope, a.clockWithRel(t.ExpiresOn, now), renews,
+			expires := "none yet"
+			if t.ExpiresOn > 0 {
+				expires = a.clockWithRel(t.ExpiresOn, now)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Scope, expires, renews,
 				strconv.Itoa(t.Failures), orDefault(t.LastError, "-"))
 		}
 		tw.Flush()
+		for _, t := range p.Tokens {
+			if t.Warning != "" {
+				fmt.Fprintf(w, "  warning (%s): %s\n", t.Scope, t.Warning)
+			}
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -42,14 +43,6 @@ Options:
                           header: "Authorization: Bearer <token>"
 `
 
-// resourceScope turns a v1 resource into its .default scope the way the
-// Azure CLI does: R + "/.default", also when R ends with a slash. Entra
-// accepts both forms, but only the double slash yields tokens whose aud
-// keeps the trailing slash that some APIs (Azure Resource Manager) expect.
-func resourceScope(resource string) string {
-	return resource + "/.default"
-}
-
 func (a *app) cmdToken(args []string) error {
 	fs := newFlagSet("token")
 	profile := a.profileFlag(fs)
@@ -78,7 +71,7 @@ func (a *app) cmdToken(args []string) error {
 		if *resource == "" {
 			return fs.usagef("--resource needs a resource URI or application ID")
 		}
-		req.Scopes = append(req.Scopes, resourceScope(*resource))
+		req.Scopes = append(req.Scopes, entra.Scope(*resource))
 	}
 	if fs.isSet("min-valid") {
 		d, err := time.ParseDuration(*minValid)
@@ -104,6 +97,13 @@ func (a *app) getToken(req *ipc.Request) (*ipc.Token, error) {
 	}
 	if resp.Token == nil || resp.Token.AccessToken == "" {
 		return nil, failf("entra-helperd answered without a token for %s; see its log", profileName(req.Profile))
+	}
+	if w := resp.Token.Warning; w != "" {
+		prefix := "entra-helper: warning: "
+		if a.azMode {
+			prefix = "WARNING: "
+		}
+		fmt.Fprintln(a.stderr, prefix+w)
 	}
 	return resp.Token, nil
 }

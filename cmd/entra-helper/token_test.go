@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -20,12 +21,15 @@ func TestResourceScope(t *testing.T) {
 		{"https://graph.microsoft.com/", "https://graph.microsoft.com//.default"},
 	}
 	for _, tt := range tests {
-		if got := resourceScope(tt.resource); got != tt.want {
-			t.Errorf("resourceScope(%q) = %q, want %q", tt.resource, got, tt.want)
+		if got := entra.Scope(tt.resource); got != tt.want {
+			t.Errorf("entra.Scope(%q) = %q, want %q", tt.resource, got, tt.want)
 		}
 	}
-	if resourceScope("https://management.core.windows.net/") != managementScope {
+	if entra.Scope("https://management.core.windows.net/") != managementScope {
 		t.Errorf("managementScope %q is not the management resource's scope", managementScope)
+	}
+	if entra.Clouds[0].ManagementScope() != managementScope {
+		t.Errorf("the public cloud's management scope is %q", entra.Clouds[0].ManagementScope())
 	}
 }
 
@@ -248,5 +252,24 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q: want one line containing %q", out, errOut, tt.contains)
 			}
 		})
+	}
+}
+
+// TestTokenWarningGoesToStderr: a token served with less left than asked is
+// printed as usual (exit 0) and the daemon's warning goes to stderr, once.
+func TestTokenWarningGoesToStderr(t *testing.T) {
+	const warning = `profile "prod": the token has 3m0s left, less than the 5m0s asked`
+	f := &fakeDaemon{answer: func(req *ipc.Request, _ func(*ipc.Event)) (*ipc.Response, error) {
+		tok := testToken(req.Profile, req.Scopes)
+		tok.Warning = warning
+		return &ipc.Response{Token: tok}, nil
+	}}
+	a, _, _ := testApp(f, nil)
+	code, out, errOut := runApp(t, a, "token")
+	if code != 0 || out != testToken("prod", nil).AccessToken+"\n" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	if errOut != "entra-helper: warning: "+warning+"\n" {
+		t.Fatalf("stderr %q", errOut)
 	}
 }

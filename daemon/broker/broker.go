@@ -23,7 +23,7 @@ import (
 // Policy holds the renewal and backoff settings. The zero value of a field
 // takes the default named beside it.
 type Policy struct {
-	MinValid    time.Duration // 5m: never hand out a token with less left
+	MinValid    time.Duration // 5m: the freshness a request asks for when it names none
 	RenewAt     float64       // 0.75: fraction of the lifetime after which to renew
 	Jitter      float64       // 0.05: ± fraction of the lifetime added at random
 	IdleAfter   time.Duration // 12h: a token not asked for this long is dropped, not renewed
@@ -35,6 +35,23 @@ type Policy struct {
 	// overrides a Retry-After.
 	RequestRetry  time.Duration
 	SweepInterval time.Duration // 30s: how often due renewals are checked against the wall clock
+	// MinCallGap is the least time between two provider calls for one key
+	// while a valid token is cached (30s, and at most a quarter of the
+	// lifetime): whatever callers ask, only an expired token or a new sign-in
+	// calls the provider sooner.
+	MinCallGap time.Duration
+	// DemandCap is the largest fraction of the issued lifetime that renewal
+	// keeps in reserve for a demand (0.5): a min_valid longer than that is
+	// served the freshest token with a warning instead of renewing sooner.
+	DemandCap float64
+	// DemandWindow is how long a demand above MinValid (a --min-valid, the
+	// metadata endpoint's floor) shapes renewals after the last request that
+	// made it (15m).
+	DemandWindow time.Duration
+	// Warn, if set, is called with the broker's lock held (it must not call
+	// the broker) when a key starts being served tokens with less left than
+	// asked, once per cause: for the daemon's log.
+	Warn func(profile string, scopes []string, message string)
 }
 
 func (p Policy) withDefaults() Policy {
@@ -50,11 +67,16 @@ func (p Policy) withDefaults() Policy {
 	def(&p.MaxWait, 30*time.Second)
 	def(&p.RequestRetry, 5*time.Second)
 	def(&p.SweepInterval, 30*time.Second)
+	def(&p.MinCallGap, 30*time.Second)
+	def(&p.DemandWindow, 15*time.Minute)
 	if p.RenewAt <= 0 || p.RenewAt >= 1 {
 		p.RenewAt = 0.75
 	}
 	if p.Jitter <= 0 || p.Jitter >= p.RenewAt/2 {
 		p.Jitter = 0.05
+	}
+	if p.DemandCap <= 0 || p.DemandCap > 0.9 {
+		p.DemandCap = 0.5
 	}
 	return p
 }
@@ -66,7 +88,6 @@ type Broker struct {
 	rand   func() float64 // in [0,1)
 
 	idpCalls atomic.Uint64
-	waits    atomic.Uint64 // requests that had to wait for the provider
 
 	// ctx is the parent of every provider call; Close cancels it and
 	// waits for the calls (flights) to return.
@@ -81,8 +102,11 @@ type Broker struct {
 	closed  bool
 }
 
-// ErrClosed is returned by Token and Pin once Close has been called.
+// ErrClosed is returned by Token, Serve and Pin once Close has been called.
 var ErrClosed = &auth.Error{Kind: auth.KindUnavailable, Message: "entra-helperd is stopping; try again when it is back"}
+
+// maxDemands bounds the distinct demands (and warning causes) remembered per key.
+const maxDemands = 8
 
 // entry is one cached token and its renewal state; guarded by Broker.mu.
 type entry struct {
@@ -92,11 +116,12 @@ type entry struct {
 
 	token    auth.Token
 	has      bool
-	issuedAt time.Time
+	issuedAt time.Time // when the provider's answer arrived
+	frac     float64   // this token's renewal point: RenewAt ± Jitter, drawn once
 
 	lastUsed    time.Time
-	pinned      bool          // one of a signed-in profile's scopes: renewed even when idle
-	minValid    time.Duration // the largest min_valid asked for it: renewal leaves that much
+	pinned      bool                        // one of a signed-in profile's scopes: renewed even when idle
+	demands     map[time.Duration]time.Time // each demand above MinValid and when it was last made
 	flight      *flight
 	timer       clock.Timer
 	renewAt     time.Time // next planned renewal or retry
@@ -105,13 +130,25 @@ type entry struct {
 	lastErr     error
 	retryAt     time.Time // no background retry before this, after a failure
 	lastAttempt time.Time // when the provider was last called
+	warned      map[string]bool
+	warning     string // the last request's warning, for status; "" once a request is fully served
 }
 
 // flight is one call to the provider that any number of callers wait on.
 type flight struct {
-	done chan struct{}
-	tok  auth.Token
-	err  error
+	done   chan struct{}
+	tok    auth.Token
+	err    error
+	issued time.Time // when the answer arrived
+}
+
+// lifetime is how long the provider's last token for e was valid when it
+// arrived; 0 before the first one.
+func (e *entry) lifetime() time.Duration {
+	if !e.has {
+		return 0
+	}
+	return max(e.token.ExpiresOn.Sub(e.issuedAt), 0)
 }
 
 // New returns a broker on clk with policy p.
@@ -208,13 +245,9 @@ func (b *Broker) dropLocked(key string, e *entry) {
 // IdPCalls is how many times the broker called a source.
 func (b *Broker) IdPCalls() uint64 { return b.idpCalls.Load() }
 
-// Waits is how many requests found no usable token in memory and waited for
-// the provider (cold starts, larger min_valid, outages).
-func (b *Broker) Waits() uint64 { return b.waits.Load() }
-
 // Close stops every timer, cancels the provider calls in flight and waits
-// for them to return; no call starts afterwards (Token and Pin fail with
-// ErrClosed). Tokens are forgotten.
+// for them to return; no call starts afterwards (Token, Serve and Pin fail
+// with ErrClosed). Tokens are forgotten.
 func (b *Broker) Close() {
 	b.mu.Lock()
 	b.closed = true
@@ -257,64 +290,224 @@ func (b *Broker) lookupLocked(profile string, scopes []string) (*entry, error) {
 	key := profile + "\x00" + strings.Join(norm, " ")
 	e := b.entries[key]
 	if e == nil {
-		e = &entry{key: key, profile: profile, scopes: norm, minValid: b.policy.MinValid}
+		e = &entry{key: key, profile: profile, scopes: norm}
 		b.entries[key] = e
 	}
 	return e, nil
 }
 
-// Token returns a token for (profile, scopes) with at least minValid left
-// (0: the policy's MinValid). It answers from memory when it can; otherwise
-// it waits, at most Policy.MaxWait, for one call to the provider shared with
-// every other caller of the same key.
+// Request is one ask for a token.
+type Request struct {
+	Profile string
+	Scopes  []string
+	// MinValid is how long the token must stay valid (0: Policy.MinValid).
+	MinValid time.Duration
+	// Explicit marks a MinValid the user asked for (--min-valid): it is
+	// refused at once when it is not shorter than the known lifetime, and a
+	// cached token that falls short is replaced by a provider call. Any other
+	// MinValid is a default, met from memory down to DemandCap of the lifetime.
+	Explicit bool
+}
+
+// Served is a token and, when it has less left than asked, one sentence
+// saying why and what to do.
+type Served struct {
+	auth.Token
+	Warning string
+}
+
+// Token is Serve for a default demand of minValid (0: Policy.MinValid).
 func (b *Broker) Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (auth.Token, error) {
+	s, err := b.Serve(ctx, Request{Profile: profile, Scopes: scopes, MinValid: minValid})
+	return s.Token, err
+}
+
+// Serve returns a token for req. The rule, for a key whose tokens Entra
+// issues valid for L:
+//
+//   - an explicit MinValid of L or more is refused at once, without a call;
+//   - a cached token is served from memory when it has the demand left, a
+//     default demand counting only up to DemandCap×L; a token with less than
+//     asked carries a warning;
+//   - otherwise one provider call is made, shared with every concurrent
+//     caller, unless the provider answered less than MinCallGap ago and the
+//     cached token is still valid: then that token, the freshest there is,
+//     is served with a warning.
+//
+// Demands above MinValid shape background renewals for DemandWindow after
+// the last request that made them; refused ones never do.
+func (b *Broker) Serve(ctx context.Context, req Request) (Served, error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return auth.Token{}, ErrClosed
+		return Served{}, ErrClosed
 	}
-	if minValid <= 0 {
-		minValid = b.policy.MinValid
-	}
-	e, err := b.lookupLocked(profile, scopes)
+	e, err := b.lookupLocked(req.Profile, req.Scopes)
 	if err != nil {
 		b.mu.Unlock()
-		return auth.Token{}, err
+		return Served{}, err
+	}
+	want, explicit := req.MinValid, req.Explicit && req.MinValid > 0
+	if want <= 0 {
+		want = b.policy.MinValid
 	}
 	now := b.clock.Now()
-	e.lastUsed = now
-	if minValid > e.minValid {
-		e.minValid = minValid
+	life := e.lifetime()
+	if explicit && life > 0 && want >= life {
+		b.mu.Unlock()
+		return Served{}, unmeetable(e, want, life)
 	}
-	if e.has && e.token.ExpiresOn.Sub(now) >= minValid {
-		tok := e.token
-		// A renewal may be overdue after a suspend: start it, do not wait.
-		if e.flight == nil && !e.renewAt.IsZero() && !now.Before(e.renewAt) {
-			b.startRenewalLocked(e)
-		} else if e.timer == nil && e.flight == nil {
-			b.scheduleLocked(e, b.renewTime(e))
+	e.lastUsed = now
+	b.noteDemandLocked(e, want, now)
+	need := want
+	if !explicit {
+		need = b.reserve(want, life)
+	}
+	left := e.token.ExpiresOn.Sub(now)
+	if e.has && left >= need {
+		b.keepScheduledLocked(e, now)
+		s := Served{Token: e.token}
+		if left < want {
+			s.Warning = b.warnLocked(e, "short", want, shortLifetime(e.profile, left, want, life, b.reserve(want, life)))
+		} else {
+			e.warning = ""
 		}
 		b.mu.Unlock()
-		return tok, nil
+		return s, nil
+	}
+	if e.has && left > 0 && e.flight == nil && e.lastErr == nil && now.Sub(e.lastAttempt) < b.callGap(life) {
+		msg := fmt.Sprintf("profile %q: the token has %s left, less than the %s asked, but Entra issued it only %s ago and is not asked again so soon: ask for %s or less",
+			e.profile, round(left), round(want), round(now.Sub(e.lastAttempt)), round(life-b.callGap(life)))
+		s := Served{Token: e.token, Warning: b.warnLocked(e, "recent", want, msg)}
+		b.mu.Unlock()
+		return s, nil
 	}
 	f := e.flight
 	if f == nil {
 		if err := b.refusalLocked(e, now); err != nil {
 			b.mu.Unlock()
-			return auth.Token{}, err
+			return Served{}, err
 		}
 		f = b.startFlightLocked(e)
 	}
 	b.mu.Unlock()
-	b.waits.Add(1)
-	return b.await(ctx, e, f, minValid)
+	return b.await(ctx, e, f, want, explicit)
+}
+
+// reserve is how much of a token's lifetime renewal keeps for a demand of
+// want: at most DemandCap of the lifetime life (want itself while life is unknown).
+func (b *Broker) reserve(want, life time.Duration) time.Duration {
+	if life <= 0 {
+		return want
+	}
+	return min(want, time.Duration(b.policy.DemandCap*float64(life)))
+}
+
+// callGap is the least time between two provider calls for a key whose
+// tokens live life: MinCallGap, and at most a quarter of the lifetime.
+func (b *Broker) callGap(life time.Duration) time.Duration {
+	if life <= 0 {
+		return b.policy.MinCallGap
+	}
+	return min(b.policy.MinCallGap, life/4)
+}
+
+// unmeetable is the refusal of an explicit demand want that tokens valid for
+// life can never meet.
+func unmeetable(e *entry, want, life time.Duration) error {
+	return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+		"profile %q: Entra issues tokens valid for %s for %s, so --min-valid %s can never be met: ask for less than %s",
+		e.profile, round(life), strings.Join(e.scopes, " "), round(want), round(life))}
+}
+
+// shortLifetime is the warning for a default demand that tokens valid for
+// life cannot meet from memory.
+func shortLifetime(profile string, left, want, life, reserve time.Duration) string {
+	return fmt.Sprintf("profile %q: the token has %s left, less than the %s asked, because Entra issues tokens valid for only %s here: set min_valid to %s or less to silence this",
+		profile, round(left), round(want), round(life), round(reserve))
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Second) }
+
+// warnLocked records msg as e's warning, passes it to Policy.Warn the first
+// time its cause (kind and demand) comes up for e, and returns it.
+func (b *Broker) warnLocked(e *entry, kind string, want time.Duration, msg string) string {
+	e.warning = msg
+	cause := kind + " " + want.String()
+	if e.warned[cause] {
+		return msg
+	}
+	if e.warned == nil || len(e.warned) >= maxDemands {
+		e.warned = map[string]bool{}
+	}
+	e.warned[cause] = true
+	if b.policy.Warn != nil {
+		b.policy.Warn(e.profile, e.scopes, msg)
+	}
+	return msg
+}
+
+// noteDemandLocked remembers a demand above MinValid for DemandWindow and
+// brings the planned renewal forward if the demand needs it.
+func (b *Broker) noteDemandLocked(e *entry, want time.Duration, now time.Time) {
+	if want <= b.policy.MinValid {
+		return
+	}
+	for d, asked := range e.demands {
+		if now.Sub(asked) >= b.policy.DemandWindow {
+			delete(e.demands, d)
+		}
+	}
+	if e.demands == nil {
+		e.demands = map[time.Duration]time.Time{}
+	}
+	if _, ok := e.demands[want]; !ok && len(e.demands) >= maxDemands {
+		var oldest time.Duration
+		for d, asked := range e.demands {
+			if oldest == 0 || asked.Before(e.demands[oldest]) {
+				oldest = d
+			}
+		}
+		delete(e.demands, oldest)
+	}
+	e.demands[want] = now
+	if e.has && e.flight == nil && e.timer != nil {
+		if at := b.renewTime(e); at.Before(e.renewAt) {
+			b.scheduleLocked(e, at)
+		}
+	}
+}
+
+// forgetDemandLocked drops a demand that was refused after all and plans
+// the renewal without it.
+func (b *Broker) forgetDemandLocked(e *entry, want time.Duration) {
+	if _, ok := e.demands[want]; !ok {
+		return
+	}
+	delete(e.demands, want)
+	if e.has && e.flight == nil && e.timer != nil && e.lastErr == nil {
+		b.scheduleLocked(e, b.renewTime(e))
+	}
+}
+
+// keepScheduledLocked makes sure a served token has its renewal planned: it
+// starts an overdue one (after a suspend) without waiting for it.
+func (b *Broker) keepScheduledLocked(e *entry, now time.Time) {
+	switch {
+	case e.flight != nil:
+	case !e.renewAt.IsZero() && !now.Before(e.renewAt):
+		b.startRenewalLocked(e)
+	case e.timer == nil:
+		b.scheduleLocked(e, b.renewTime(e))
+	}
 }
 
 // refusalLocked returns the error to answer with instead of calling the
 // provider: the profile needs a sign-in, the provider asked us to wait
-// (Retry-After), or it failed less than RequestRetry ago. A request with no
-// usable token may otherwise try before the background backoff does, so an
-// outage's end is noticed quickly without letting clients hammer Entra.
+// (Retry-After), or it failed less than RequestRetry ago (MinCallGap while a
+// valid token is cached). A request with no usable token may otherwise try
+// before the background backoff does, so an outage's end is noticed quickly
+// without letting clients hammer Entra.
 func (b *Broker) refusalLocked(e *entry, now time.Time) error {
 	if e.lastErr == nil {
 		return nil
@@ -327,6 +520,9 @@ func (b *Broker) refusalLocked(e *entry, now time.Time) error {
 		return nil
 	}
 	next := e.lastAttempt.Add(b.policy.RequestRetry)
+	if e.has && e.token.ExpiresOn.After(now) {
+		next = e.lastAttempt.Add(max(b.policy.RequestRetry, b.callGap(e.lifetime())))
+	}
 	if ae != nil && ae.RetryAfter > 0 {
 		next = e.retryAt
 	}
@@ -347,30 +543,38 @@ func retryLater(err error, in time.Duration) error {
 	return &cp
 }
 
-func (b *Broker) await(ctx context.Context, e *entry, f *flight, minValid time.Duration) (auth.Token, error) {
+func (b *Broker) await(ctx context.Context, e *entry, f *flight, want time.Duration, explicit bool) (Served, error) {
 	wait := b.policy.MaxWait
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return auth.Token{}, &auth.Error{
+		return Served{}, &auth.Error{
 			Kind:    auth.KindUnavailable,
 			Message: fmt.Sprintf("profile %q: Entra ID did not answer within %s and no valid token is cached", e.profile, wait),
 			Err:     ctx.Err(),
 		}
 	}
 	if f.err != nil {
-		return auth.Token{}, f.err
+		return Served{}, f.err
 	}
-	if left := f.tok.ExpiresOn.Sub(b.clock.Now()); left < minValid {
-		return auth.Token{}, &auth.Error{
-			Kind: auth.KindFailed,
-			Message: fmt.Sprintf("profile %q: Entra ID issued a token valid for %s, less than the %s asked for; lower --min-valid or min_valid",
-				e.profile, left.Round(time.Second), minValid),
-		}
+	left := f.tok.ExpiresOn.Sub(b.clock.Now())
+	if left >= want {
+		return Served{Token: f.tok}, nil
 	}
-	return f.tok, nil
+	life := f.tok.ExpiresOn.Sub(f.issued)
+	if left <= 0 {
+		return Served{}, &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf(
+			"profile %q: Entra ID issued a token that has already expired: check this machine's clock", e.profile)}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if explicit && want >= life {
+		b.forgetDemandLocked(e, want)
+		return Served{}, unmeetable(e, want, life)
+	}
+	return Served{Token: f.tok, Warning: b.warnLocked(e, "short", want, shortLifetime(e.profile, left, want, life, b.reserve(want, life)))}, nil
 }
 
 // startFlightLocked starts the provider call for e and returns its flight.
@@ -394,8 +598,8 @@ func (b *Broker) fly(e *entry, src auth.Source, f *flight) {
 	ctx, cancel := context.WithTimeout(b.ctx, 2*b.policy.MaxWait)
 	tok, err := src.Acquire(ctx, e.scopes)
 	cancel()
-	f.tok, f.err = tok, err
 	b.mu.Lock()
+	f.tok, f.err, f.issued = tok, err, b.clock.Now()
 	b.settleLocked(e, f)
 	b.mu.Unlock()
 	close(f.done)
@@ -409,9 +613,10 @@ func (b *Broker) settleLocked(e *entry, f *flight) {
 	if b.entries[e.key] != e || b.closed {
 		return // dropped while in flight: forget the result
 	}
-	now := b.clock.Now()
+	now := f.issued
 	if f.err == nil {
 		e.token, e.has, e.issuedAt = f.tok, true, now
+		e.frac = b.policy.RenewAt + b.policy.Jitter*(2*b.rand()-1)
 		e.lastRenewal, e.failures, e.lastErr, e.retryAt = now, 0, nil, time.Time{}
 		b.scheduleLocked(e, b.renewTime(e))
 		return
@@ -424,9 +629,20 @@ func (b *Broker) settleLocked(e *entry, f *flight) {
 		return // only a sign-in helps: no retries
 	}
 	e.retryAt = now.Add(b.backoff(e.failures, f.err))
-	if e.has && e.token.ExpiresOn.After(now) || e.pinned {
+	valid := e.has && e.token.ExpiresOn.After(now)
+	if valid {
+		e.retryAt = maxTime(e.retryAt, e.lastAttempt.Add(b.callGap(e.lifetime())))
+	}
+	if valid || e.pinned {
 		b.scheduleLocked(e, e.retryAt)
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // backoff is the delay before attempt number failures+1: exponential from
@@ -446,29 +662,36 @@ func (b *Broker) backoff(failures int, err error) time.Duration {
 	return d
 }
 
-// renewTime is when e's current token should be renewed: at Policy.RenewAt
-// of its lifetime ± jitter, sooner if the provider sent refresh_in, and early
-// enough to leave the largest min_valid asked for it. Never sooner than a
-// tenth of the lifetime (at least 1s) after issuance, so a token shorter than
-// min_valid cannot cause a busy loop.
+// renewTime is when e's current token should be renewed: at its drawn share
+// of the lifetime (RenewAt ± Jitter), sooner if the provider sent refresh_in,
+// and early enough to keep in reserve the default min_valid and every live
+// demand, each capped at DemandCap of the lifetime (plus Jitter of it as a
+// margin). A demand counts only if it will still be live then. Never sooner
+// than a tenth of the lifetime or the call gap after issuance, whatever
+// refresh_in says, so no lifetime or hint can cause a busy loop.
 func (b *Broker) renewTime(e *entry) time.Time {
-	life := e.token.ExpiresOn.Sub(e.issuedAt)
+	life := e.lifetime()
 	if life <= 0 {
 		return e.issuedAt // already expired: renew at once
 	}
-	frac := b.policy.RenewAt + b.policy.Jitter*(2*b.rand()-1)
-	at := e.issuedAt.Add(time.Duration(frac * float64(life)))
-	if e.token.RefreshIn > 0 {
-		if hint := e.issuedAt.Add(e.token.RefreshIn); hint.Before(at) {
+	at := e.issuedAt.Add(time.Duration(e.frac * float64(life)))
+	if r := e.token.RefreshIn; r > 0 {
+		if hint := e.issuedAt.Add(r); hint.Before(at) {
 			at = hint
 		}
 	}
 	margin := time.Duration(b.policy.Jitter * float64(life))
-	if latest := e.token.ExpiresOn.Add(-e.minValid - margin); latest.Before(at) {
+	reserve := b.reserve(b.policy.MinValid, life)
+	for d, asked := range e.demands {
+		r := b.reserve(d, life)
+		if r > reserve && asked.Add(b.policy.DemandWindow).After(e.token.ExpiresOn.Add(-r-margin)) {
+			reserve = r
+		}
+	}
+	if latest := e.token.ExpiresOn.Add(-reserve - margin); latest.Before(at) {
 		at = latest
 	}
-	earliest := e.issuedAt.Add(max(life/10, time.Second))
-	if at.Before(earliest) {
+	if earliest := e.issuedAt.Add(max(life/10, b.callGap(life))); at.Before(earliest) {
 		at = earliest
 	}
 	return at
@@ -503,7 +726,8 @@ func (b *Broker) renewDue(e *entry) {
 }
 
 // startRenewalLocked starts a background renewal of e unless e is idle (then
-// it is dropped) or must not be retried yet. It returns the flight, if any.
+// it is dropped), must not be retried yet, or its valid token's renewal has
+// moved later because a demand lapsed. It returns the flight, if any.
 func (b *Broker) startRenewalLocked(e *entry) *flight {
 	if b.closed {
 		return nil
@@ -519,6 +743,12 @@ func (b *Broker) startRenewalLocked(e *entry) *flight {
 	if now.Before(e.retryAt) {
 		b.scheduleLocked(e, e.retryAt)
 		return nil
+	}
+	if e.has && e.token.ExpiresOn.After(now) {
+		if at := b.renewTime(e); at.After(now) {
+			b.scheduleLocked(e, at)
+			return nil
+		}
 	}
 	return b.startFlightLocked(e)
 }
@@ -578,13 +808,13 @@ func (b *Broker) Pin(profile string, scopes []string) error {
 type TokenState struct {
 	Profile     string
 	Scopes      []string
-	Valid       bool // a token is cached
+	Valid       bool // a token has been issued (it may have expired since)
 	ExpiresOn   time.Time
 	RenewsAt    time.Time
 	LastRenewal time.Time
 	Failures    int
 	LastErr     error
-	Pinned      bool
+	Warning     string // why the last request got less freshness than it asked for
 }
 
 // State lists the cached tokens, ordered by profile and scopes.
@@ -595,7 +825,7 @@ func (b *Broker) State() []TokenState {
 	for _, e := range b.entries {
 		out = append(out, TokenState{
 			Profile: e.profile, Scopes: e.scopes, Valid: e.has, ExpiresOn: e.token.ExpiresOn,
-			RenewsAt: e.renewAt, LastRenewal: e.lastRenewal, Failures: e.failures, LastErr: e.lastErr, Pinned: e.pinned,
+			RenewsAt: e.renewAt, LastRenewal: e.lastRenewal, Failures: e.failures, LastErr: e.lastErr, Warning: e.warning,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -25,6 +25,7 @@ type fakeSource struct {
 
 	mu    sync.Mutex
 	calls int
+	at    []time.Time // when each call was made
 	err   error
 }
 
@@ -39,6 +40,7 @@ func (s *fakeSource) Acquire(ctx context.Context, sc []string) (auth.Token, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	s.at = append(s.at, s.clk.Now())
 	if s.err != nil {
 		return auth.Token{}, s.err
 	}
@@ -201,7 +203,8 @@ func TestShortTokensRenewWithMinValidLeft(t *testing.T) {
 }
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	b, clk, src := setup(t, Policy{BackoffBase: 2 * time.Second, BackoffMax: 60 * time.Second}, time.Hour, 0.999999)
+	// A one-second call gap lets the backoff itself show; TestCallGapHoldsBackgroundRetries checks the gap.
+	b, clk, src := setup(t, Policy{BackoffBase: 2 * time.Second, BackoffMax: 60 * time.Second, MinCallGap: time.Second}, time.Hour, 0.999999)
 	mustToken(t, b, 0)
 	src.Fail(unavailable(0))
 	clk.Advance(b.State()[0].RenewsAt.Sub(clk.Now())) // first failed renewal

@@ -97,12 +97,12 @@ func SimulateDay(profiles, scopesPer int, span time.Duration, seed uint64) SoakR
 				continue
 			}
 			first := k.next.Equal(t0)
-			waits := b.Waits()
+			calls := b.IdPCalls()
 			tok, err := b.Token(context.Background(), k.profile, k.scopes, 0)
 			if err != nil {
 				panic(err)
 			}
-			if !first && b.Waits() != waits {
+			if !first && b.IdPCalls() != calls {
 				res.Waited++
 			}
 			res.Requests++

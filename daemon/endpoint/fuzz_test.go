@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/entra-helper/entra-helper/entra"
 )
 
 // FuzzMetadata feeds random methods, request targets, Host headers and
@@ -113,7 +115,7 @@ func FuzzMetadata(f *testing.F) {
 		if version != SupportedVersion {
 			t.Fatalf("200 for version %q", version)
 		}
-		if got, ok := normalizeHost(r.Header.Get(HostHeader)); !ok || got != wsHost {
+		if got, ok := entra.WorkspaceURL(r.Header.Get(HostHeader)); !ok || got != wsHost {
 			t.Fatalf("200 for %s %q", HostHeader, r.Header.Get(HostHeader))
 		}
 		if !strings.Contains(body, fakeToken) {

@@ -6,10 +6,8 @@ package endpoint
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,7 +50,8 @@ type Tokens interface {
 //     (Retry-After when Entra sent one);
 //   - 500 any other failure to get a token (e.g. a wrong client secret);
 //   - 200 {"access_token","token_type":"Bearer","expires_on":<Unix seconds>}
-//     for a token with at least max(MinValid(), 60s) left.
+//     for a token with at least max(MinValid(), 60s) left, or, when Entra
+//     issues tokens too short for that, the broker's freshest (at least 60s).
 //
 // A request with a wrong secret is answered 404 before anything else is
 // looked at, so it learns nothing else. Error bodies are JSON,
@@ -81,13 +80,6 @@ type Metadata struct {
 type Access interface {
 	CheckRequest(r *http.Request, s access.Surface, profile string) (ipc.Peer, error)
 	Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time)
-}
-
-// tokenResponse is the body the SDKs expect.
-type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresOn   int64  `json:"expires_on"`
 }
 
 const notFoundBody = "entra-helper: not found; check DATABRICKS_METADATA_SERVICE_URL (entra-helper databricks env prints it)"
@@ -139,14 +131,14 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"entra-helper: unsupported "+VersionHeader+" (supported: "+SupportedVersion+")", "unsupported version", start)
 		return
 	}
-	want, wok := normalizeHost(host)
-	got, gok := normalizeHost(r.Header.Get(HostHeader))
+	want := host // config.Load normalised it with entra.WorkspaceURL
+	match := sameWorkspace(want, r.Header.Get(HostHeader))
 	switch {
-	case !wok:
+	case want == "":
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q has no databricks_host; set it in the config file", profile), "no databricks_host", start)
 		return
-	case !gok || got != want:
+	case !match:
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			fmt.Sprintf("entra-helper: profile %q serves %s, not the requested workspace; set DATABRICKS_HOST to it or use another profile", profile, want),
 			"workspace host mismatch", start)
@@ -165,7 +157,9 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, 
 	if err == nil && tok.Value.Empty() {
 		err = &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
 	}
-	if err == nil && tok.ExpiresOn.Sub(m.now()) < minValid {
+	// The broker may serve less than minValid when Entra issues shorter
+	// tokens (with a warning in the daemon's log), never less than this.
+	if err == nil && tok.ExpiresOn.Sub(m.now()) < MinTokenValidity {
 		err = &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
 	}
 	if err != nil {
@@ -174,19 +168,16 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, 
 		m.log(r, profile, f.Status, "token error", start, zap.Error(err))
 		return
 	}
-	body, err := json.Marshal(tokenResponse{AccessToken: tok.Value.Reveal(), TokenType: "Bearer", ExpiresOn: tok.ExpiresOn.Unix()})
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, CodeServerError, "entra-helper: cannot encode the token")
-		m.log(r, profile, http.StatusInternalServerError, "token error", start, zap.Error(err))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
+	bp := bodyPool.Get().(*[]byte)
+	body := appendJSONString((*bp)[:0], "access_token", tok.Value.Reveal())
+	body = appendJSONString(body, "token_type", "Bearer")
+	body = append(appendJSONInt(body, "expires_on", tok.ExpiresOn.Unix()), '}')
+	setTokenHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = w.Write(body) // copied into the connection's buffer
+	clear(body)          // no copy of the token stays in the pool
+	*bp = body[:0]
+	bodyPool.Put(bp)
 	m.log(r, profile, http.StatusOK, "", start, zap.Time("expires_on", tok.ExpiresOn))
 	if m.Access != nil {
 		m.Access.Granted(peer, access.Metadata, profile, strings.Join(scopes, " "), tok.ExpiresOn)
@@ -220,37 +211,6 @@ func (m *Metadata) route(r *http.Request) (string, bool) {
 	return name, true
 }
 
-// normalizeHost returns a workspace URL as lower-case https://host[:port],
-// without a default port or a trailing slash. A bare host is taken as https.
-func normalizeHost(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", false
-	}
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", false
-	}
-	if p := strings.Trim(u.Path, "/"); p != "" {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
-		port = ""
-	}
-	if port != "" {
-		host = net.JoinHostPort(host, port)
-	} else if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return scheme + "://" + host, true
-}
-
 func (m *Metadata) now() time.Time {
 	if m.Now != nil {
 		return m.Now()
@@ -265,8 +225,22 @@ func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string
 }
 
 // log records one answer: never the path (it holds the secret) nor a token.
+// A token handed out is logged at debug level only: the access policy's
+// audit trail records it (aggregated), and a line per answer would cost
+// the hot path more than the rest of the answer (docs/performance.md).
 func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if m.Log == nil {
+		return
+	}
+	level := zap.InfoLevel
+	switch {
+	case status == http.StatusOK:
+		level = zap.DebugLevel
+	case status >= 500:
+		level = zap.WarnLevel
+	}
+	ce := m.Log.Check(level, "metadata request")
+	if ce == nil {
 		return
 	}
 	fields := []zap.Field{
@@ -281,10 +255,5 @@ func (m *Metadata) log(r *http.Request, profile string, status int, reason strin
 	if reason != "" {
 		fields = append(fields, zap.String("reason", reason))
 	}
-	fields = append(fields, extra...)
-	if status >= 500 {
-		m.Log.Warn("metadata request", fields...)
-		return
-	}
-	m.Log.Info("metadata request", fields...)
+	ce.Write(append(fields, extra...)...)
 }

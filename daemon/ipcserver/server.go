@@ -351,22 +351,10 @@ func (s *Server) serveConn(c net.Conn) {
 // handle runs the handler for one request and makes sure the client gets a
 // final answer.
 func (s *Server) handle(c net.Conn, peer ipc.Peer, req *ipc.Request) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-
 	// One request per connection: anything the client does next (close
-	// its end, or send more) cancels the request.
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		var b [1]byte
-		c.Read(b[:])
-		cancel()
-	}()
-	defer func() {
-		c.SetReadDeadline(time.Unix(1, 0)) // stops the watcher
-		<-watchDone
-	}()
+	// its end, or send more) cancels the request, once the handler asks.
+	ctx := newConnContext(s.ctx, c)
+	defer ctx.finish()
 
 	var mu sync.Mutex
 	final := false

@@ -12,10 +12,11 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/entra-helper/entra-helper/entra"
 )
 
 // Defaults of a Verifier.
@@ -96,19 +97,6 @@ func NewVerifier(client *http.Client) *Verifier {
 		keys:       map[string]*cachedSet{},
 	}
 }
-
-// entraIssuerHosts are the hosts of Entra ID's v1 and v2 issuers.
-var entraIssuerHosts = map[string]bool{
-	"sts.windows.net":                  true,
-	"login.microsoftonline.com":        true,
-	"login.microsoftonline.us":         true,
-	"sts.microsoftonline.us":           true,
-	"login.chinacloudapi.cn":           true,
-	"sts.chinacloudapi.cn":             true,
-	"login.partner.microsoftonline.cn": true,
-}
-
-var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$`)
 
 // Verify checks token's RS256 signature with the keys that authority (the
 // profile's authority host, e.g. https://login.microsoftonline.com)
@@ -210,7 +198,7 @@ func issuerTenant(iss string, authority *url.URL) (string, error) {
 		return "", fmt.Errorf("the issuer %q is not an https URL", iss)
 	}
 	host := strings.ToLower(u.Host)
-	if !entraIssuerHosts[host] && host != strings.ToLower(authority.Host) {
+	if !entra.IsEntraHost(host) && host != strings.ToLower(authority.Host) {
 		return "", fmt.Errorf("the issuer %q is neither Entra ID nor the profile's authority %s", iss, authority.Host)
 	}
 	path := strings.TrimPrefix(u.Path, strings.TrimRight(authority.Path, "/"))
@@ -224,7 +212,7 @@ func issuerTenant(iss string, authority *url.URL) (string, error) {
 	case strings.HasSuffix(path, "/"):
 		tenant = strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")
 	}
-	if !tenantRE.MatchString(tenant) {
+	if _, form := entra.ParseTenant(tenant); form != entra.TenantGUID && form != entra.TenantDomain {
 		return "", fmt.Errorf("the issuer %q names no tenant (want https://sts.windows.net/<tenant>/ or <authority>/<tenant>/v2.0)", iss)
 	}
 	return tenant, nil

@@ -31,6 +31,8 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/store"
+
+	"github.com/entra-helper/entra-helper/entra"
 )
 
 // Options are what the daemon hands every source.
@@ -92,7 +94,7 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 		}
 		b.authority = strings.TrimRight(p.AuthorityBaseURL(), "/") + "/" + p.Tenant
 		b.host = u.Host
-		b.discovery = isMicrosoftHost(u.Hostname())
+		b.discovery = entra.IsEntraHost(u.Hostname()) // MSAL instance discovery works only there
 	}
 	switch p.Flow {
 	case config.FlowClientSecret, config.FlowClientCertificate, config.FlowFederated:
@@ -113,18 +115,6 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 
 func usageErr(p *config.Profile, what string) *auth.Error {
 	return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %s %s: fix the config", p.Name, what)}
-}
-
-// microsoftHosts are the authority hosts of Microsoft's clouds, where MSAL's
-// instance discovery works; anywhere else it is turned off.
-var microsoftHosts = []string{
-	"login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
-	"login.microsoftonline.us", "login.usgovcloudapi.net",
-	"login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
-}
-
-func isMicrosoftHost(h string) bool {
-	return slices.Contains(microsoftHosts, strings.ToLower(h))
 }
 
 // base holds what every flow shares.

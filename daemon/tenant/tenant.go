@@ -8,7 +8,6 @@ package tenant
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -149,11 +148,4 @@ func client(c *http.Client) *http.Client {
 		return http.DefaultClient
 	}
 	return c
-}
-
-// IsUsage reports whether err is a usage error (a bad tenant, not a failure
-// of the network).
-func IsUsage(err error) bool {
-	var ae *auth.Error
-	return errors.As(err, &ae) && ae.Kind == auth.KindUsage
 }

@@ -13,7 +13,7 @@ _entra_helper()
     local cur prev words cword
     _init_completion || return
 
-    local commands="token login logout status headers databricks inspect version help"
+    local commands="token login logout status headers databricks credential git inspect version help"
     local i cmd="" sub=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -22,7 +22,7 @@ _entra_helper()
             *)
                 if [[ -z $cmd ]]; then
                     cmd=${words[i]}
-                elif [[ $cmd == databricks && -z $sub ]]; then
+                elif [[ ($cmd == databricks || $cmd == git || $cmd == credential) && -z $sub ]]; then
                     sub=${words[i]}
                 fi
                 ;;
@@ -42,7 +42,7 @@ _entra_helper()
             COMPREPLY=($(compgen -W "sh bash zsh fish powershell pwsh cmd" -- "$cur"))
             return
             ;;
-        --scope | --resource | --min-valid | --databricks-profile)
+        --scope | --resource | --min-valid | --databricks-profile | --url)
             return
             ;;
     esac
@@ -60,6 +60,18 @@ _entra_helper()
                 "") opts="env configure" ;;
                 env) opts="-p --profile --shell -h --help" ;;
                 configure) opts="-p --profile --databricks-profile -h --help" ;;
+            esac
+            ;;
+        credential)
+            case $sub in
+                "") opts="-p --profile --url -h --help get store erase" ;;
+                *) opts="-p --profile --url" ;;
+            esac
+            ;;
+        git)
+            case $sub in
+                "") opts="configure" ;;
+                configure) opts="-p --profile --url --unset -h --help" ;;
             esac
             ;;
         help) opts="$commands" ;;

@@ -11,8 +11,8 @@ function __entra_helper_profiles
     sed -n 's/^[[:space:]]*\[profiles\.\([A-Za-z0-9_-]*\)\][[:space:]]*\(#.*\)\{0,1\}$/\1/p' $cfg
 end
 
-set -l commands token login logout status headers databricks inspect version help
-set -l profile_cmds token login logout headers databricks
+set -l commands token login logout status headers databricks credential git inspect version help
+set -l profile_cmds token login logout headers databricks credential git
 
 complete -c entra-helper -f
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a token -d 'Print an access token'
@@ -21,6 +21,8 @@ complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a logou
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a status -d "Show the daemon's state"
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a headers -d 'Print the Azure Databricks request headers'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a databricks -d 'Databricks CLI and SDK configuration'
+complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a credential -d "git's credential helper (get, store, erase)"
+complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a git -d 'Make git use entra-helper for a URL'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'Decode a token'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a version -d 'Print the version'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show help'
@@ -48,3 +50,9 @@ complete -c entra-helper -n '__fish_seen_subcommand_from databricks; and not __f
 complete -c entra-helper -n '__fish_seen_subcommand_from databricks; and not __fish_seen_subcommand_from env configure' -a configure -d 'Write a ~/.databrickscfg profile'
 complete -c entra-helper -n '__fish_seen_subcommand_from env' -l shell -x -a 'sh bash zsh fish powershell pwsh cmd' -d 'Shell syntax'
 complete -c entra-helper -n '__fish_seen_subcommand_from configure' -l databricks-profile -x -d 'Section of ~/.databrickscfg'
+
+complete -c entra-helper -n '__fish_seen_subcommand_from credential; and not __fish_seen_subcommand_from get store erase' -a 'get store erase' -d 'Action (git appends it)'
+complete -c entra-helper -n '__fish_seen_subcommand_from credential' -l url -x -d 'The URL the helper answers for'
+complete -c entra-helper -n '__fish_seen_subcommand_from git; and not __fish_seen_subcommand_from configure' -a configure -d "Write git's credential helper entries for a URL"
+complete -c entra-helper -n '__fish_seen_subcommand_from git; and __fish_seen_subcommand_from configure' -l url -x -d 'https URL of the organisation or repository'
+complete -c entra-helper -n '__fish_seen_subcommand_from git; and __fish_seen_subcommand_from configure' -l unset -d 'Remove the entries'

@@ -101,7 +101,7 @@ func (r *runner) clientTraces(e *env) {
 		_ = os.WriteFile(filepath.Join(r.profileDir, file), out.Bytes(), 0o644)
 	}
 	if _, err := exec.LookPath("strace"); err == nil {
-		run("client-token-strace-c.txt", nil, "strace", "-f", "-c", client, "token", "-p", "sp")
+		run("client-token-strace-c.txt", nil, "strace", "-f", "-c", "-w", client, "token", "-p", "sp")
 		run("client-token-strace-T.txt", nil, "strace", "-f", "-T", "-tt", client, "token", "-p", "sp")
 	}
 	run("client-token-inittrace.txt", []string{"GODEBUG=inittrace=1"}, client, "token", "-p", "sp")

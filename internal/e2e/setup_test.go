@@ -1,0 +1,205 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/entra-helper/entra-helper/internal/entratest"
+)
+
+const setupSecret = "setup-Sp~Secret.value-9876543210"
+
+// setupWorld is what `entra-helper setup` starts from: nothing but a HOME,
+// a fake Entra ID (its CA in SSL_CERT_FILE) and the client's autostart.
+type setupWorld struct {
+	t       *testing.T
+	home    string
+	environ []string
+	entra   *entratest.Server
+	cfg     string
+}
+
+func (w *setupWorld) run(stdin string, args ...string) (string, string, int) {
+	w.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "entra-helper"), args...)
+	cmd.Env = w.environ
+	return runCmd(w.t, cmd, stdin)
+}
+
+// stopDaemon stops the daemon the client started, by the pid it reports.
+func (w *setupWorld) stopDaemon() {
+	out, _, code := w.run("", "status", "--json")
+	if code != 0 {
+		return
+	}
+	var st struct {
+		PID int `json:"pid"`
+	}
+	if json.Unmarshal([]byte(out), &st) == nil && st.PID > 0 {
+		_ = syscall.Kill(st.PID, syscall.SIGTERM)
+	}
+}
+
+// signIn runs setup from nothing and checks the store it picked, the token
+// it leads to, and that nothing it wrote can be read by another user.
+func (w *setupWorld) signIn(wantStore string) {
+	t := w.t
+	w.entra.AddApp(entratest.App{ClientID: spClientID, Secret: setupSecret})
+	t.Cleanup(w.stopDaemon)
+	// The one thing a test must set: no fixed loopback port (other daemons
+	// run on this machine). Everything else comes from setup.
+	if err := os.MkdirAll(filepath.Dir(w.cfg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.cfg, []byte("# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := w.run(setupSecret, "setup", "-p", "sp", "--flow", "client-secret", "--tenant", w.entra.Tenant(),
+		"--client-id", spClientID, "--authority-host", w.entra.URL(), "--secret-stdin", "--yes")
+	if code != 0 {
+		t.Fatalf("setup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	t.Logf("setup said:\n%s", out)
+	for _, want := range []string{"entra-helper setup will update " + w.cfg, "store: " + wantStore, "[profiles.sp]",
+		`flow = "client-secret"`, "Wrote " + w.cfg, "Signed in sp", "entra-helper token -p sp"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup's output lacks %q", want)
+		}
+	}
+	cfg, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"") {
+		t.Errorf("setup did not keep the config's own lines:\n%s", cfg)
+	}
+	if !strings.Contains(string(cfg), "# Profile sp") || !strings.Contains(string(cfg), `store = "`+wantStore+`"`) && wantStore == "file" {
+		t.Errorf("the config is not commented or lacks the store:\n%s", cfg)
+	}
+	tok, stderr, code := w.run("", "token", "-p", "sp")
+	if code != 0 || strings.Count(strings.TrimSpace(tok), ".") != 2 {
+		t.Fatalf("token after setup: exit %d, %q, %s", code, tok, stderr)
+	}
+	w.nothingReadableByOthers(strings.TrimSpace(tok))
+}
+
+// nothingReadableByOthers opens HOME to everyone, as many homes are, and
+// checks that uid nobody can read no file setup and the daemon wrote, and
+// that no file holds the secret or the token in plaintext.
+func (w *setupWorld) nothingReadableByOthers(token string) {
+	t := w.t
+	for d := w.home; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var files []string
+	_ = filepath.WalkDir(w.home, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+			b, _ := os.ReadFile(p)
+			if strings.Contains(string(b), setupSecret) || strings.Contains(string(b), token) {
+				t.Errorf("%s holds the secret or the token in plaintext", p)
+			}
+		}
+		return nil
+	})
+	if len(files) < 2 { // at least the config and the daemon's log
+		t.Fatalf("only %v under HOME: where did setup write?", files)
+	}
+	if os.Geteuid() != 0 {
+		for _, f := range files {
+			if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s has mode %04o", f, fi.Mode().Perm())
+			}
+		}
+		return
+	}
+	for _, f := range files {
+		cmd := exec.Command("cat", f)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyUID}}
+		if out, err := cmd.Output(); err == nil {
+			t.Errorf("uid %d can read %s (%d bytes)", nobodyUID, f, len(out))
+		}
+	}
+}
+
+func newSetupWorld(t *testing.T, environ []string, home string) *setupWorld {
+	t.Helper()
+	w := &setupWorld{t: t, home: home, environ: environ, entra: entratest.NewTB(t, entratest.Options{}),
+		cfg: filepath.Join(home, ".config", "entra-helper", "config.toml")}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := w.entra.WriteCAFile(ca); err != nil {
+		t.Fatal(err)
+	}
+	w.environ = append(w.environ, "SSL_CERT_FILE="+ca, "ENTRA_HELPER_NO_AUTOSTART=0", "ENTRA_HELPER_CONFIG=")
+	return w
+}
+
+// A headless user (no session bus): setup picks the file store with a
+// fresh 0600 key, and the token works.
+func TestSetupHeadlessFileStore(t *testing.T) {
+	e := newNoBusEnv(t)
+	home := ""
+	for _, kv := range e.environ {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
+			home = v
+		}
+	}
+	w := newSetupWorld(t, e.environ, home)
+	before := e.marked()
+	w.signIn("file")
+	key := filepath.Join(home, ".config", "entra-helper", "store.key")
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the store key %s: %v, mode %v; want 0600", key, err, fi)
+	}
+	if after := e.marked(); len(after) != len(before) {
+		t.Errorf("dbus-daemon/gnome-keyring-daemon processes before %v, after %v", before, after)
+	}
+	if _, err := os.Stat(e.tripped); err == nil {
+		t.Error("dbus-launch was run")
+	}
+	// Running setup again for another profile keeps the first and the key.
+	keyBefore, _ := os.ReadFile(key)
+	out, stderr, code := w.run("", "setup", "-p", "other", "--flow", "device-code", "--tenant", w.entra.Tenant(),
+		"--client-id", spClientID, "--authority-host", w.entra.URL(), "--no-login", "--yes")
+	if code != 0 {
+		t.Fatalf("second setup: exit %d: %s %s", code, out, stderr)
+	}
+	cfg, _ := os.ReadFile(w.cfg)
+	keyAfter, _ := os.ReadFile(key)
+	if !strings.Contains(string(cfg), "[profiles.sp]") || !strings.Contains(string(cfg), "[profiles.other]") || string(keyAfter) != string(keyBefore) {
+		t.Errorf("the second setup lost a profile or replaced the key:\n%s", cfg)
+	}
+	if _, stderr, code := w.run("", "token", "-p", "sp"); code != 0 {
+		t.Errorf("token -p sp after the second setup: exit %d: %s", code, stderr)
+	}
+}
+
+// A desktop user (a real Secret Service): setup picks the keychain.
+func TestSetupDesktopKeyring(t *testing.T) {
+	requireKeyring(t)
+	dir := t.TempDir()
+	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
+	for _, d := range []string{home, run} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	environ := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"), "XDG_RUNTIME_DIR="+run)
+	w := newSetupWorld(t, environ, home)
+	t.Cleanup(func() { w.run("", "logout", "-p", "sp") }) // the test keyring outlives the test
+	w.signIn("keyring")
+	if _, err := os.Stat(filepath.Join(home, ".config", "entra-helper", "store.key")); err == nil {
+		t.Error("setup wrote a file store key though the keychain answers")
+	}
+}
