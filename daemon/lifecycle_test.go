@@ -243,7 +243,7 @@ func TestShutdownCancelsInFlight(t *testing.T) {
 	// The fake Entra's handler may still sit out its latency for a moment
 	// after the daemon hung up: that is the far end, not the daemon.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
-		goleak.IgnoreAnyFunction("github.com/entra-helper/entra-helper/internal/entratest.New.(*Server).handler.func3"))
+		goleak.IgnoreAnyFunction("github.com/entra-helper/entra-helper/internal/entratest.waitLatency"))
 	f.start(cfgPath)
 	for {
 		_, err := call(t, f.sock, &ipc.Request{Op: ipc.OpStatus})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +27,9 @@ configure  writes the same as a profile of ~/.databrickscfg ($DATABRICKS_CONFIG_
            honoured): the section NAME (default: the entra-helper profile's name) gets
            host, auth_type = metadata-service and metadata_service_url, and loses its
            other credentials (token, client_secret, azure_client_secret, ...); every
-           other line, comment and section is kept as it is.
+           other line, comment and section is kept as it is. A file the Go and
+           Python SDKs would read differently (a section twice, [ prod ] with
+           spaces, continuation lines, ...) is left unchanged and the lines named.
 
 Options:
   -p, --profile NAME            the entra-helper profile
@@ -90,11 +91,34 @@ func (a *app) databricksProfile(profile string) (*ipc.ProfileInfo, error) {
 func (a *app) cmdDatabricksEnv(args []string) error {
 	fs := newFlagSet("databricks")
 	profile := a.profileFlag(fs)
+	shell := shellFlag(fs)
+	if err := parseEnvFlags(fs, args, shell); err != nil {
+		return err
+	}
+	p, err := a.databricksProfile(*profile)
+	if err != nil {
+		return err
+	}
+	return a.printEnv(*shell, [][2]string{
+		{"DATABRICKS_HOST", p.DatabricksHost},
+		{"DATABRICKS_AUTH_TYPE", "metadata-service"},
+		{"DATABRICKS_METADATA_SERVICE_URL", p.MetadataURL},
+	})
+}
+
+// shellFlag adds --shell: the syntax of printed variables (default sh;
+// powershell on Windows).
+func shellFlag(fs *flagSet) *string {
 	def := "sh"
 	if runtime.GOOS == "windows" {
 		def = "powershell"
 	}
-	shell := fs.String("", "shell", def)
+	return fs.String("", "shell", def)
+}
+
+// parseEnvFlags parses the flags of an env command, which takes no
+// arguments, and checks the --shell value.
+func parseEnvFlags(fs *flagSet, args []string, shell *string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -103,22 +127,18 @@ func (a *app) cmdDatabricksEnv(args []string) error {
 	}
 	switch *shell {
 	case "sh", "bash", "zsh", "fish", "powershell", "pwsh", "cmd":
-	default:
-		return fs.usagef("unknown shell %q (sh, fish, powershell, cmd)", *shell)
+		return nil
 	}
-	p, err := a.databricksProfile(*profile)
-	if err != nil {
-		return err
-	}
+	return fs.usagef("unknown shell %q (sh, fish, powershell, cmd)", *shell)
+}
+
+// printEnv prints the variables kvs in the syntax of shell.
+func (a *app) printEnv(shell string, kvs [][2]string) error {
 	var b strings.Builder
-	for _, kv := range [][2]string{
-		{"DATABRICKS_HOST", p.DatabricksHost},
-		{"DATABRICKS_AUTH_TYPE", "metadata-service"},
-		{"DATABRICKS_METADATA_SERVICE_URL", p.MetadataURL},
-	} {
-		b.WriteString(envLine(*shell, kv[0], kv[1]))
+	for _, kv := range kvs {
+		b.WriteString(envLine(shell, kv[0], kv[1]))
 	}
-	_, err = fmt.Fprint(a.stdout, b.String())
+	_, err := fmt.Fprint(a.stdout, b.String())
 	return err
 }
 
@@ -183,11 +203,14 @@ func (a *app) cmdDatabricksConfigure(args []string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failf("cannot read %s: %v", path, err)
 	}
-	updated := editDatabricksCfg(old, name, [][2]string{
+	updated, err := editDatabricksCfg(old, name, [][2]string{
 		{"host", p.DatabricksHost},
 		{"auth_type", "metadata-service"},
 		{"metadata_service_url", p.MetadataURL},
 	})
+	if err != nil {
+		return failf("%s is left unchanged: %v", path, err)
+	}
 	if err := writeFileAtomic(path, updated, 0o600); err != nil {
 		return failf("cannot write %s: %v", path, err)
 	}
@@ -216,188 +239,6 @@ func (a *app) databricksCfgPath() (string, error) {
 		p = filepath.Join(home, p[1:])
 	}
 	return p, nil
-}
-
-// editDatabricksCfg returns the INI text content with section name holding
-// values (in order): existing keys are replaced in place (duplicates
-// dropped), missing ones are added after the section's last entry, and the
-// other authentication keys of that section are removed. Every other line is
-// kept byte for byte. A missing section is appended at the end.
-func editDatabricksCfg(content []byte, name string, values [][2]string) []byte {
-	lines := splitLines(content)
-	eol := "\n"
-	for _, l := range lines {
-		if strings.HasSuffix(l, "\r\n") {
-			eol = "\r\n"
-			break
-		} else if strings.HasSuffix(l, "\n") {
-			break
-		}
-	}
-	want := map[string]string{}
-	for _, kv := range values {
-		want[kv[0]] = kv[1]
-	}
-
-	start := -1 // index of the section's header
-	end := len(lines)
-	for i, l := range lines {
-		if sec, ok := sectionName(l); ok {
-			if start >= 0 {
-				end = i
-				break
-			}
-			if sec == name {
-				start = i
-			}
-		}
-	}
-
-	var out []string
-	if start < 0 {
-		out = append(out, lines...)
-		if n := len(out); n > 0 {
-			if !strings.HasSuffix(out[n-1], "\n") {
-				out[n-1] += eol
-			}
-			if strings.TrimSpace(out[n-1]) != "" {
-				out = append(out, eol)
-			}
-		}
-		out = append(out, "["+name+"]"+eol)
-		for _, kv := range values {
-			out = append(out, kv[0]+" = "+kv[1]+eol)
-		}
-		return []byte(strings.Join(out, ""))
-	}
-
-	out = append(out, lines[:start+1]...)
-	written := map[string]bool{}
-	lastEntry := len(out) - 1 // in out: the header, then the last kept entry
-	// prev is what happened to the last entry: its continuation lines
-	// (indented, in Python's configparser) share its fate.
-	const (
-		none = iota
-		kept
-		dropped
-	)
-	prev := none
-	for _, l := range lines[start+1 : end] {
-		key, ok := entryKey(l)
-		if !ok {
-			if prev != none && isContinuation(l) {
-				if prev == kept {
-					out = append(out, l)
-					lastEntry = len(out) - 1
-				}
-				continue
-			}
-			prev = none
-			out = append(out, l)
-			continue
-		}
-		if v, isWanted := want[key]; isWanted {
-			prev = dropped // an old value's continuation goes with it
-			if written[key] {
-				continue
-			}
-			written[key] = true
-			out = append(out, key+" = "+v+lineEnd(l))
-			lastEntry = len(out) - 1
-			continue
-		}
-		if isDatabricksAuthKey(key) {
-			prev = dropped
-			continue
-		}
-		prev = kept
-		out = append(out, l)
-		lastEntry = len(out) - 1
-	}
-	var missing []string
-	for _, kv := range values {
-		if !written[kv[0]] {
-			missing = append(missing, kv[0]+" = "+kv[1]+eol)
-		}
-	}
-	if len(missing) > 0 {
-		// After the last entry and any indented lines right after it, so
-		// no stray line becomes a continuation of a new value.
-		at := lastEntry + 1
-		for at < len(out) && isContinuation(out[at]) {
-			at++
-		}
-		if !strings.HasSuffix(out[at-1], "\n") {
-			out[at-1] += eol
-		}
-		rest := append([]string(nil), out[at:]...)
-		out = append(append(out[:at], missing...), rest...)
-	}
-	out = append(out, lines[end:]...)
-	return []byte(strings.Join(out, ""))
-}
-
-// isContinuation reports whether l is an indented, non-blank line that is
-// not itself an entry.
-func isContinuation(l string) bool {
-	if l == "" || l[0] != ' ' && l[0] != '\t' || strings.TrimSpace(l) == "" {
-		return false
-	}
-	t := strings.TrimSpace(l)
-	return t[0] != '#' && t[0] != ';' && !strings.ContainsAny(t, "=:")
-}
-
-// splitLines splits b after each "\n", keeping the line ends.
-func splitLines(b []byte) []string {
-	var lines []string
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			lines = append(lines, string(b))
-			break
-		}
-		lines = append(lines, string(b[:i+1]))
-		b = b[i+1:]
-	}
-	return lines
-}
-
-// lineEnd is l's line end, "" for an unterminated last line.
-func lineEnd(l string) string {
-	switch {
-	case strings.HasSuffix(l, "\r\n"):
-		return "\r\n"
-	case strings.HasSuffix(l, "\n"):
-		return "\n"
-	}
-	return ""
-}
-
-// sectionName reports whether l is a section header and its name.
-func sectionName(l string) (string, bool) {
-	t := strings.TrimSpace(l)
-	if !strings.HasPrefix(t, "[") {
-		return "", false
-	}
-	i := strings.IndexByte(t, ']')
-	if i < 0 {
-		return "", false
-	}
-	return strings.TrimSpace(t[1:i]), true
-}
-
-// entryKey reports whether l is a "key = value" (or "key: value") line and
-// its key in lower case, as Python's configparser reads it.
-func entryKey(l string) (string, bool) {
-	t := strings.TrimSpace(l)
-	if t == "" || t[0] == '#' || t[0] == ';' || t[0] == '[' {
-		return "", false
-	}
-	i := strings.IndexAny(t, "=:")
-	if i <= 0 {
-		return "", false
-	}
-	return strings.ToLower(strings.TrimSpace(t[:i])), true
 }
 
 // writeFileAtomic replaces path's content with data through a temporary

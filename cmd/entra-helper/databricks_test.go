@@ -43,6 +43,10 @@ func TestEditDatabricksCfg(t *testing.T) {
 			"[prod]\n  auth_type = pat\nhost = https://old\nmetadata_service_url = http://old\nhost = https://dup\nwarehouse_id = w1\n",
 			"prod",
 			"[prod]\nauth_type = metadata-service\nhost = https://adb-1.2.azuredatabricks.net\nmetadata_service_url = http://127.0.0.1:8771/s/prod\nwarehouse_id = w1\n"},
+		{"keys in any case are the same key (configparser); written in lower case (ini.v1 reads that)",
+			"[prod]\nHOST = https://old\nToken = dapi\n",
+			"prod",
+			"[prod]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n"},
 		{"empty section at end without newline",
 			"[a]\nx = 1\n[prod]",
 			"prod",
@@ -51,33 +55,103 @@ func TestEditDatabricksCfg(t *testing.T) {
 			"[a]\r\nx = 1\r\n\r\n[prod]\r\ntoken = t\r\nhost = h\r\n",
 			"prod",
 			"[a]\r\nx = 1\r\n\r\n[prod]\r\nhost = https://adb-1.2.azuredatabricks.net\r\nauth_type = metadata-service\r\nmetadata_service_url = http://127.0.0.1:8771/s/prod\r\n"},
-		{"continuation lines go with their entry",
-			"[prod]\ntoken = abc\n  def\ncluster_id = c\n  more\n",
+		{"a dropped entry's continuation lines go with it",
+			"[prod]\ntoken = abc\n  def\n\n  ghi\ncluster_id = c\n",
 			"prod",
-			"[prod]\ncluster_id = c\n  more\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n"},
-		{"section names are exact",
+			"[prod]\n\ncluster_id = c\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n"},
+		{"section names are exact and case-sensitive in both readers",
 			"[Prod]\ntoken = t\n",
 			"prod",
 			"[Prod]\ntoken = t\n\n[prod]\n" + cfgSection},
-		{"only the first matching section is edited",
-			"[prod]\ntoken = t\n[x]\ny = 1\n",
+		{"a header's trailing comment is no part of its name",
+			"[prod] ; the workspace\ntoken = t\n",
 			"prod",
-			"[prod]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n[x]\ny = 1\n"},
+			"[prod] ; the workspace\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n"},
+		{"commented-out keys are comments",
+			"[prod]\n# token = old\n;host = https://old\n",
+			"prod",
+			"[prod]\n" + cfgSection + "# token = old\n;host = https://old\n"},
+		{"a UTF-8 byte-order mark is dropped (configparser cannot read past it)",
+			"\ufeff[dev]\nhost = https://d\n",
+			"prod",
+			"[dev]\nhost = https://d\n\n[prod]\n" + cfgSection},
+		{"[DEFAULT] may be the profile",
+			"[DEFAULT]\ntoken = t\n[dev]\nhost = d\n",
+			"DEFAULT",
+			"[DEFAULT]\nhost = https://adb-1.2.azuredatabricks.net\nauth_type = metadata-service\nmetadata_service_url = http://127.0.0.1:8771/s/prod\n[dev]\nhost = d\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := string(editDatabricksCfg([]byte(tt.in), tt.section, cfgValues))
-			if got != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			got, err := editDatabricksCfg([]byte(tt.in), tt.section, cfgValues)
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("err %v, got\n%s\nwant\n%s", err, got, tt.want)
 			}
 			// Editing again changes nothing.
-			if again := string(editDatabricksCfg([]byte(got), tt.section, cfgValues)); again != got {
-				t.Errorf("not idempotent:\n%s", again)
+			if again, err := editDatabricksCfg(got, tt.section, cfgValues); err != nil || string(again) != string(got) {
+				t.Errorf("not idempotent: %v\n%s", err, again)
+			}
+			readersSeeProfile(t, got, tt.section)
+		})
+	}
+}
+
+// Files the readers would read differently (or not at all) are refused,
+// naming the lines, and nothing is returned.
+func TestEditDatabricksCfgRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"repeated section", "[prod]\nhost = a\n[dev]\nx = 1\n[prod]\ntoken = dapi\n", []string{"lines 1 and 5: [prod] appears twice"}},
+		{"repeated other section", "[dev]\nx = 1\n[dev]\ny = 2\n[prod]\n", []string{"lines 1 and 3: [dev] appears twice"}},
+		{"spaces inside the brackets", "[ prod ]\ntoken = dapi\n", []string{`line 1: the header [ prod ] names section " prod ", not "prod"`}},
+		{"spaces and a real one", "[prod]\n[prod ]\n", []string{`line 2: the header [prod ] names section "prod "`}},
+		{"kept continuation line", "[prod]\ncluster_id = c\n  more\n", []string{"line 3: an indented line that continues"}},
+		{"continuation in another profile", "[dev]\nx = a\n\tb\n[prod]\n", []string{"line 3: an indented line"}},
+		{"indented header after an entry (configparser: a continuation)", "[dev]\nx = 1\n  [prod]\ntoken = t\n", []string{"line 3: an indented line"}},
+		{"repeated kept key", "[prod]\ncluster_id = a\nCLUSTER_ID = b\n", []string{"lines 2 and 3: cluster_id is set twice in [prod]"}},
+		{"entry before any section", "x = 1\n[prod]\n", []string{"line 1: an entry before the first [section]"}},
+		{"unreadable line", "[prod]\njust words\n", []string{"line 2: neither a [section]"}},
+		{"empty header", "[]\n[prod]\n", []string{"line 1: neither"}},
+		{"a leading space only", "[prod]\n[ prod]\n", []string{`line 2: the header [ prod] names section " prod"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := editDatabricksCfg([]byte(tc.in), "prod", cfgValues)
+			if err == nil || got != nil {
+				t.Fatalf("no refusal: %q", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
 			}
 		})
 	}
 }
 
+// configparser's rules, as parseCfg models them, line by line.
+func TestParseCfgFollowsConfigparser(t *testing.T) {
+	in := "[a]\nk = v\n  cont\n\n  still\n# c\n   also\nK2: w\n [b] \n  x = 1\ny=2\n  z\n[ c ]\n[d] ; c\nno delimiter\n"
+	want := []struct {
+		kind      cfgKind
+		name, key string
+	}{
+		{cfgHeader, "a", ""}, {cfgEntry, "", "k"}, {cfgContinuation, "", ""}, {cfgBlank, "", ""},
+		{cfgContinuation, "", ""}, {cfgComment, "", ""}, {cfgContinuation, "", ""}, {cfgEntry, "", "k2"},
+		{cfgContinuation, "", ""}, // " [b]" is indented past "K2: w": configparser continues the value
+		{cfgContinuation, "", ""}, {cfgEntry, "", "y"}, {cfgContinuation, "", ""},
+		{cfgHeader, " c ", ""}, {cfgHeader, "d", ""}, {cfgInvalid, "", ""},
+	}
+	got := parseCfg(in)
+	if len(got) != len(want) {
+		t.Fatalf("%d lines, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if got[i].kind != w.kind || got[i].name != w.name || got[i].key != w.key || got[i].num != i+1 {
+			t.Errorf("line %d %q: %+v, want %+v", i+1, got[i].text, got[i], w)
+		}
+	}
+}
 func TestDatabricksConfigureFile(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -214,21 +288,88 @@ func FuzzEditDatabricksCfg(f *testing.F) {
 	f.Add("")
 	f.Add("[prod]")
 	f.Add("; c\r\n[prod]\r\n  host: h\r\n")
+	f.Add("\ufeff[ prod ]\n[prod]\n[prod]\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		out := string(editDatabricksCfg([]byte(in), "prod", cfgValues))
-		if again := string(editDatabricksCfg([]byte(out), "prod", cfgValues)); again != out {
-			t.Fatalf("not idempotent:\n%q\n%q", out, again)
+		b, err := editDatabricksCfg([]byte(in), "prod", cfgValues)
+		if err != nil {
+			if b != nil || !strings.Contains(err.Error(), "line") {
+				t.Fatalf("refusal %q returned %q", err, b)
+			}
+			return
+		}
+		out := string(b)
+		if again, err := editDatabricksCfg(b, "prod", cfgValues); err != nil || string(again) != out {
+			t.Fatalf("not idempotent: %v\n%q\n%q", err, out, again)
+		}
+		// Exactly one [prod], holding each value once.
+		var section string
+		seen := map[string]int{}
+		for _, l := range parseCfg(out) {
+			switch l.kind {
+			case cfgHeader:
+				section = l.name
+				seen["["+l.name+"]"]++
+			case cfgEntry:
+				if section == "prod" {
+					seen[l.key+" = "+strings.TrimSpace(l.text[strings.IndexAny(l.text, "=:")+1:])]++
+				}
+			case cfgContinuation, cfgInvalid:
+				t.Fatalf("line %q left in %q", l.text, out)
+			}
+		}
+		if seen["[prod]"] != 1 {
+			t.Fatalf("%d [prod] sections in %q", seen["[prod]"], out)
 		}
 		for _, kv := range cfgValues {
-			if !strings.Contains(out, kv[0]+" = "+kv[1]) {
-				t.Fatalf("%s missing in %q", kv[0], out)
+			if seen[kv[0]+" = "+kv[1]] != 1 {
+				t.Fatalf("%s not set once in %q", kv[0], out)
 			}
 		}
 		// Everything before the first [prod] header is kept as it was.
-		if i := strings.Index(in, "[prod]"); i >= 0 && !strings.Contains(in[:i], "\n[prod") {
-			if !strings.HasPrefix(out, in[:i]) {
-				t.Fatalf("prefix changed: %q -> %q", in, out)
-			}
+		in = strings.TrimPrefix(in, utf8BOM)
+		if i := strings.Index(in, "[prod]"); i >= 0 && !strings.Contains(in[:i], "\n[prod") && !strings.HasPrefix(out, in[:i]) {
+			t.Fatalf("prefix changed: %q -> %q", in, out)
 		}
 	})
+}
+
+func TestAzureEnv(t *testing.T) {
+	p := testProfile()
+	p.IdentityEndpoint = "http://127.0.0.1:8772/app-service/prod"
+	p.IdentityHeader = "h3ader-s3cret"
+	p.IMDSEndpoint = "http://127.0.0.1:8772/imds/h3ader-s3cret/prod"
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"azure", "env", "--shell", "sh"},
+			"export IDENTITY_ENDPOINT=http://127.0.0.1:8772/app-service/prod\nexport IDENTITY_HEADER=h3ader-s3cret\n"},
+		{[]string{"azure", "env", "-p", "prod", "--terraform", "--shell", "sh"},
+			"export ARM_USE_MSI=true\nexport ARM_MSI_ENDPOINT=http://127.0.0.1:8772/imds/h3ader-s3cret/prod\n" +
+				"export ARM_TENANT_ID=a1bc2d34-5e67-8f89-01ab-c2345d6c78de\nexport ARM_CLIENT_ID=12a34b56-789c-0d12-e3fa-b456789c0123\n"},
+		{[]string{"azure", "env", "--shell", "fish"},
+			"set -gx IDENTITY_ENDPOINT http://127.0.0.1:8772/app-service/prod\nset -gx IDENTITY_HEADER h3ader-s3cret\n"},
+	} {
+		a, _, _ := testApp(&fakeDaemon{profile: p}, nil)
+		code, out, errOut := runApp(t, a, tt.args...)
+		if code != 0 || out != tt.want {
+			t.Errorf("%v: exit %d, stdout\n%s\nwant\n%s\nstderr %s", tt.args, code, out, tt.want, errOut)
+		}
+		if strings.Contains(out, "MSI_ENDPOINT=") && !strings.Contains(out, "ARM_MSI_ENDPOINT=") || strings.Contains(out, "MSI_SECRET") {
+			t.Errorf("%v prints MSI_ENDPOINT or MSI_SECRET", tt.args)
+		}
+	}
+
+	off := testProfile() // identity_listen = ""
+	a, _, _ := testApp(&fakeDaemon{profile: off}, nil)
+	if code, out, errOut := runApp(t, a, "azure", "env"); code != exitFailed || out != "" || !strings.Contains(errOut, "identity_listen") {
+		t.Errorf("endpoint off: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	a, _, _ = testApp(&fakeDaemon{profile: p}, nil)
+	if code, _, _ := runApp(t, a, "azure", "env", "--shell", "tcsh"); code != exitUsage {
+		t.Errorf("unknown shell: exit %d", code)
+	}
+	if code, _, _ := runApp(t, a, "azure", "nope"); code != exitUsage {
+		t.Errorf("unknown subcommand: exit %d", code)
+	}
 }
