@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // The encrypted file store (store = "file"), as a headless service uses it:

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Every sign-in flow the way a user goes through it, with the real binaries:

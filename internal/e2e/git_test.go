@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // git over HTTPS through `entra-helper credential`, with the real git: a

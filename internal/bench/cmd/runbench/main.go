@@ -747,7 +747,7 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+)
 func (r *runner) goBenchmarks() {
 	progress("go test -bench (hot path, -benchmem)")
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^(BenchmarkTokenCacheHit|BenchmarkWriteReadMessage|BenchmarkCall)$",
-		"-benchmem", "-count", "1", "./daemon/broker/", "./ipc/")
+		"-benchmem", "-count", "1", "./daemon/broker/", "./ipc/", "./daemon/ipcserver/")
 	out, err := cmd.CombinedOutput()
 	pkg := ""
 	found := 0
