@@ -9,20 +9,10 @@ import (
 
 // logAnswer records one answer of a loopback endpoint on log as msg, with
 // its status, method, peer address, time taken, profile and reason (each
-// when not empty) and extra. A token handed out is logged at debug level
-// only: the access policy's audit trail records it (aggregated), and a line
-// per answer would cost the hot path more than the rest of the answer
-// (docs/performance.md); a 5xx is a warning. Callers never pass the path, a
+// when not empty) and extra, at answerLevel. Callers never pass the path, a
 // query, a header or a token.
 func logAnswer(log *zap.Logger, msg string, r *http.Request, status int, took time.Duration, profile, reason string, extra ...zap.Field) {
-	level := zap.InfoLevel
-	switch {
-	case status == http.StatusOK:
-		level = zap.DebugLevel
-	case status >= 500:
-		level = zap.WarnLevel
-	}
-	ce := log.Check(level, msg)
+	ce := log.Check(answerLevel(status), msg)
 	if ce == nil {
 		return
 	}
