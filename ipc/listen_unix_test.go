@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/entra-helper/entra-helper/internal/testsock"
 	"io"
 	"io/fs"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entra-helper/entra-helper/internal/testsock"
 )
 
 func TestMain(m *testing.M) {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/entra-helper/entra-helper/internal/testsock"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-helper/entra-helper/internal/testsock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
