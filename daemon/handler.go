@@ -219,6 +219,11 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 		Store: d.store.Name(), Config: cfg.Path, MetadataURL: d.metaAddr, IdentityURL: d.idAddr,
 		Requests: d.requests.Load(), IdPCalls: d.broker.IdPCalls(),
 	}
+	if d.remember != nil {
+		if u, ok := d.remember.Unavailable(); ok {
+			st.StoreReason = u.Error() // the sentence every store call answers with now
+		}
+	}
 	byProfile := map[string][]ipc.TokenStatus{}
 	stateOf := map[string]string{}
 	lastErr := map[string]string{}
