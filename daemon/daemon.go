@@ -61,8 +61,11 @@ type Options struct {
 	Ready func()
 }
 
-// metadataSecretKey is the store key of the metadata endpoint's path secret.
-const metadataSecretKey = "daemon/metadata-secret"
+// Store keys of the loopback endpoints' secrets.
+const (
+	metadataSecretKey = "daemon/metadata-secret" // the metadata endpoint's path secret
+	identitySecretKey = "daemon/identity-secret" // the managed-identity endpoint's header and path secret
+)
 
 // Daemon is a running entra-helperd.
 type Daemon struct {
@@ -88,6 +91,8 @@ type Daemon struct {
 
 	metaSecret string
 	metaAddr   string // the metadata endpoint's bound address; "" when off
+	idSecret   string
+	idAddr     string // the managed-identity endpoint's bound address; "" when off
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -165,23 +170,35 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	serveErr := make(chan error, 2)
-	// The metadata endpoint first: its address and secret are set before
-	// any client can ask for them over the socket.
-	var meta *http.Server
+	// The loopback endpoints first: their addresses and secrets are set
+	// before any client can ask for them over the socket.
+	var meta, ident *http.Server
 	if cfg.Daemon.MetadataListen != "" {
 		if meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
 			return err
 		}
 	}
+	closeEndpoints := func() {
+		for _, hs := range []*http.Server{meta, ident} {
+			if hs != nil {
+				_ = hs.Close()
+			}
+		}
+	}
+	if cfg.Daemon.IdentityListen != "" {
+		if ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
+			closeEndpoints()
+			return err
+		}
+	}
+	d.scrubIdentityEnv()
 	listen := ipc.Listen
 	if opts.System {
 		listen = ipc.ListenShared // every user may connect; the access policy decides
 	}
 	ln, err := listen(opts.SocketPath)
 	if err != nil {
-		if meta != nil {
-			_ = meta.Close()
-		}
+		closeEndpoints()
 		return err
 	}
 	srv := &ipcserver.Server{
@@ -195,7 +212,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.log.Info("entra-helperd started",
 		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath), zap.Bool("system", opts.System),
-		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr), zap.Int("pid", os.Getpid()))
+		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr),
+		zap.String("identity", d.idAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(ctx)
 
 	hup := make(chan os.Signal, 1)
@@ -217,8 +235,10 @@ loop:
 	d.log.Info("entra-helperd stopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if meta != nil {
-		_ = meta.Shutdown(shutdownCtx)
+	for _, hs := range []*http.Server{meta, ident} {
+		if hs != nil {
+			_ = hs.Shutdown(shutdownCtx)
+		}
 	}
 	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
 		runErr = err
@@ -326,8 +346,9 @@ func (d *Daemon) reload() {
 	}
 	d.broker.SetMinValid(cfg.Daemon.MinValid)
 	if cfg.Daemon.Store != old.Store || cfg.Daemon.StateDir != old.StateDir ||
-		cfg.Daemon.MetadataListen != old.MetadataListen || cfg.Daemon.LogFormat != old.LogFormat {
-		d.log.Warn("store, state_dir, metadata_listen and log_format changes take effect after a restart")
+		cfg.Daemon.MetadataListen != old.MetadataListen || cfg.Daemon.IdentityListen != old.IdentityListen ||
+		cfg.Daemon.LogFormat != old.LogFormat {
+		d.log.Warn("store, state_dir, metadata_listen, identity_listen and log_format changes take effect after a restart")
 	}
 	d.log.Info("config reloaded", zap.Int("profiles", len(cfg.Profiles)))
 	d.warmUp(context.Background())
@@ -355,16 +376,11 @@ func (d *Daemon) warmUp(ctx context.Context) {
 
 // startMetadata serves the Databricks metadata endpoint on addr.
 func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server, error) {
-	sec, err := d.metadataSecret()
+	sec, err := d.endpointSecret(metadataSecretKey, "the metadata endpoint's secret")
 	if err != nil {
 		return nil, err
 	}
 	d.metaSecret = sec
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot serve the Databricks metadata endpoint on %s (metadata_listen): %w; pick another port or set metadata_listen = \"\"", addr, err)
-	}
-	d.metaAddr = ln.Addr().String()
 	h := &endpoint.Metadata{
 		Tokens:   d.broker,
 		Secret:   func() string { return d.metaSecret },
@@ -372,6 +388,46 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("metadata"),
 		Access:   d.access,
+	}
+	srv, bound, err := d.serveLoopback(addr, h, "metadata", serveErr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot serve the Databricks metadata endpoint on %s (metadata_listen): %w; pick another port or set metadata_listen = \"\"", addr, err)
+	}
+	d.metaAddr = bound
+	return srv, nil
+}
+
+// startIdentity serves the managed-identity endpoint on addr.
+func (d *Daemon) startIdentity(addr string, serveErr chan<- error) (*http.Server, error) {
+	sec, err := d.endpointSecret(identitySecretKey, "the managed-identity endpoint's secret")
+	if err != nil {
+		return nil, err
+	}
+	d.idSecret = sec
+	h := &endpoint.Identity{
+		Tokens:   d.broker,
+		Secret:   func() string { return d.idSecret },
+		Profiles: d.identityProfiles,
+		ObjectID: d.objectID,
+		MinValid: d.broker.MinValid,
+		Log:      d.log.Named("identity"),
+		Access:   d.access,
+	}
+	srv, bound, err := d.serveLoopback(addr, h, "identity", serveErr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot serve the managed-identity endpoint on %s (identity_listen): %w; pick another port or set identity_listen = \"\"", addr, err)
+	}
+	d.idAddr = bound
+	return srv, nil
+}
+
+// serveLoopback serves h on the loopback address addr with the limits of
+// every loopback endpoint, learning each connection's owner for the peer
+// check; it returns the server and the bound address.
+func (d *Daemon) serveLoopback(addr string, h http.Handler, name string, serveErr chan<- error) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -381,35 +437,36 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ConnContext:       access.ConnContext,
-		ErrorLog:          zap.NewStdLog(d.log.Named("metadata")),
+		ErrorLog:          zap.NewStdLog(d.log.Named(name)),
 	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			serveErr <- err
 		}
 	}()
-	return srv, nil
+	return srv, ln.Addr().String(), nil
 }
 
-// metadataSecret returns the endpoint's path secret, creating and storing it
-// on first use so that written .databrickscfg files survive restarts.
-func (d *Daemon) metadataSecret() (string, error) {
+// endpointSecret returns the secret kept in the store under key, creating
+// and storing it on first use, so that URLs and environments written once
+// survive restarts.
+func (d *Daemon) endpointSecret(key, what string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := d.store.Get(ctx, metadataSecretKey)
+	b, err := d.store.Get(ctx, key)
 	if err == nil && len(b) >= 16 {
 		return string(b), nil
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("cannot read the metadata endpoint's secret from the %s store: %w", d.store.Name(), err)
+		return "", fmt.Errorf("cannot read %s from the %s store: %w", what, d.store.Name(), err)
 	}
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
 	sec := base64.RawURLEncoding.EncodeToString(raw)
-	if err := d.store.Set(ctx, metadataSecretKey, []byte(sec)); err != nil {
-		return "", fmt.Errorf("cannot store the metadata endpoint's secret in the %s store: %w", d.store.Name(), err)
+	if err := d.store.Set(ctx, key, []byte(sec)); err != nil {
+		return "", fmt.Errorf("cannot store %s in the %s store: %w", what, d.store.Name(), err)
 	}
 	return sec, nil
 }

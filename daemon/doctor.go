@@ -43,7 +43,7 @@ func (d *Daemon) doctor(ctx context.Context, peer ipc.Peer, profile string) (*ip
 		checks = append(checks, d.checkConfig(cfg))
 		checks = append(checks, d.checkStore(ctx, cfg)...)
 	}
-	checks = append(checks, d.checkMetadata())
+	checks = append(checks, d.checkMetadata(), d.checkIdentity())
 	checks = append(checks, d.checkClocks(ctx, cfg, peer, profile)...)
 	return &ipc.Response{Checks: checks}, nil
 }
@@ -156,6 +156,13 @@ func (d *Daemon) checkMetadata() ipc.Check {
 		return ipc.Check{Name: "metadata", Level: ipc.CheckOK, Message: `the Databricks metadata endpoint is off (metadata_listen = "")`}
 	}
 	return ipc.Check{Name: "metadata", Level: ipc.CheckOK, Message: "the Databricks metadata endpoint listens on " + d.metaAddr}
+}
+
+func (d *Daemon) checkIdentity() ipc.Check {
+	if d.idAddr == "" {
+		return ipc.Check{Name: "identity", Level: ipc.CheckOK, Message: `the managed-identity endpoint is off (identity_listen = "")`}
+	}
+	return ipc.Check{Name: "identity", Level: ipc.CheckOK, Message: "the managed-identity endpoint (Azure SDKs, Terraform) listens on " + d.idAddr}
 }
 
 // checkClocks compares the daemon's clock with the Date header of each

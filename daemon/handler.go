@@ -77,10 +77,12 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		return &ipc.Response{}, nil
 	case ipc.OpProfile:
 		tenant, from := tenantOf(p, prof)
+		appService, imds, header := d.identityURLs(p.Name)
 		return &ipc.Response{Profile: &ipc.ProfileInfo{
 			Name: p.Name, Flow: p.Flow, Tenant: tenant, TenantSource: from, ClientID: p.ClientID, Scopes: p.Scopes,
 			Cloud: p.CloudTable().Name, DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
-			MetadataURL: d.metadataURL(p.Name),
+			MetadataURL:      d.metadataURL(p.Name),
+			IdentityEndpoint: appService, IdentityHeader: header, IMDSEndpoint: imds,
 		}}, nil
 	default: // ipc.OpVerify
 		return d.verify(ctx, p, req.Token)
@@ -210,7 +212,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	now := d.opts.Clock.Now()
 	st := &ipc.Status{
 		Version: d.opts.Version, PID: os.Getpid(), StartedAt: d.started.Unix(), Uptime: now.Sub(d.started).Seconds(),
-		Store: d.store.Name(), Config: cfg.Path, MetadataURL: d.metaAddr,
+		Store: d.store.Name(), Config: cfg.Path, MetadataURL: d.metaAddr, IdentityURL: d.idAddr,
 		Requests: d.requests.Load(), IdPCalls: d.broker.IdPCalls(),
 	}
 	byProfile := map[string][]ipc.TokenStatus{}

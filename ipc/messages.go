@@ -137,6 +137,7 @@ type Status struct {
 	StoreReason string          `json:"store_reason,omitempty"`
 	Config      string          `json:"config"`
 	MetadataURL string          `json:"metadata_listen,omitempty"`
+	IdentityURL string          `json:"identity_listen,omitempty"` // the managed-identity endpoint's address
 	Requests    uint64          `json:"requests"`
 	IdPCalls    uint64          `json:"idp_calls"`
 	Profiles    []ProfileStatus `json:"profiles"`
@@ -187,6 +188,12 @@ type ProfileInfo struct {
 	DatabricksHost      string   `json:"databricks_host,omitempty"`
 	WorkspaceResourceID string   `json:"workspace_resource_id,omitempty"`
 	MetadataURL         string   `json:"metadata_url,omitempty"` // "" when the endpoint is off
+	// The managed-identity endpoint ("" when off): the App Service URL
+	// (IDENTITY_ENDPOINT), its header secret (IDENTITY_HEADER) and the
+	// IMDS-style token URL with its secret path (ARM_MSI_ENDPOINT).
+	IdentityEndpoint string `json:"identity_endpoint,omitempty"`
+	IdentityHeader   string `json:"identity_header,omitempty"`
+	IMDSEndpoint     string `json:"imds_endpoint,omitempty"`
 }
 
 // LoginResult tells who signed in.

@@ -26,6 +26,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Start a fake Entra ID (TLS on loopback, its own CA)"
 go build -o "$work/fake-entra" ./internal/entratest/cmd/fake-entra
 go build -o "$work/dbx-sdk-call" ./internal/demo/dbxcall
+go build -o "$work/az-sdk-call" ./internal/demo/azcall
 client_id=12a34b56-789c-0d12-e3fa-b456789c0123
 head -c 24 /dev/urandom | base64 | tr -d '\n' >"$work/sp-secret"
 "$work/fake-entra" -app "$client_id" -secret-file "$work/sp-secret" -ca-out "$work/ca.pem" \
@@ -43,6 +44,7 @@ default_profile = "sp"
 
 [daemon]
 metadata_listen = "127.0.0.1:$port"
+identity_listen = "127.0.0.1:$((port + 1))"
 
 [profiles.sp]
 flow = "client-secret"
@@ -81,13 +83,29 @@ eval "$("$bin/entra-helper" databricks env -p sp)"
 echo '$ a Go program using the Databricks SDK (auth_type = metadata-service) signs a request:'
 "$work/dbx-sdk-call"
 
+step "The Azure SDK hook: a managed identity on loopback, answered by the daemon"
+echo '$ entra-helper azure env -p sp   (header value elided)'
+"$bin/entra-helper" azure env -p sp | sed 's/^\(export IDENTITY_HEADER=\).*/\1…/'
+eval "$("$bin/entra-helper" azure env -p sp)"
+echo '$ a Go program with azidentity.NewDefaultAzureCredential (no other configuration) gets tokens:'
+"$work/az-sdk-call" -resource https://management.core.windows.net/
+"$work/az-sdk-call" -resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d
+echo '$ the same with ManagedIdentityCredential and the profile'"'"'s client ID:'
+"$work/az-sdk-call" -credential managed -client-id "$client_id" -resource https://management.core.windows.net/
+echo '$ an unknown client ID is refused at once:'
+"$work/az-sdk-call" -credential managed -client-id 00000000-0000-0000-0000-000000000000 2>&1 | grep -o 'Identity not found[^;]*' | head -1 || true
+echo '$ entra-helper azure env -p sp --terraform   (path secret elided)'
+"$bin/entra-helper" azure env -p sp --terraform | sed 's#\(/imds/\)[^/]*/#\1<secret>/#'
+unset IDENTITY_ENDPOINT IDENTITY_HEADER
+
 step "Status"
 "$bin/entra-helper" status
 
 step "No secret or token was written to HOME or the logs"
 secret=$(cat "$work/sp-secret")
 token=$("$bin/entra-helper" token -p sp)
-if grep -rqF -e "$secret" -e "$token" "$HOME" "$work/daemon.log"; then
+header=$("$bin/entra-helper" azure env -p sp --shell sh | sed -n "s/^export IDENTITY_HEADER='\{0,1\}\([^']*\)'\{0,1\}$/\1/p")
+if grep -rqF -e "$secret" -e "$token" -e "$header" "$HOME" "$work/daemon.log"; then
 	echo "FOUND a secret or token outside the keychain" >&2
 	exit 1
 fi

@@ -102,7 +102,7 @@ func fileStoreFix(configPath string) string {
 	return fmt.Sprintf("switch to the encrypted file store with `entra-helper setup --store file` "+
 		"(it writes a fresh 0600 key file and sets store = \"file\" and store_key_file in [daemon] of %s; by hand: "+
 		"`(umask 077; head -c 32 /dev/urandom > %s)`, then set both keys there; for a system service, "+
-		"`systemd-creds encrypt` the key and load it with LoadCredentialEncrypted=store.key, see docs/security.md)", cfg, key)
+		"`systemd-creds encrypt` the key and load it with LoadCredentialEncrypted=store.key, see \"File store key\" in docs/install.md)", cfg, key)
 }
 
 // unavailable builds the classified error of reason for the keychain, with

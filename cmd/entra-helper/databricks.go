@@ -91,11 +91,34 @@ func (a *app) databricksProfile(profile string) (*ipc.ProfileInfo, error) {
 func (a *app) cmdDatabricksEnv(args []string) error {
 	fs := newFlagSet("databricks")
 	profile := a.profileFlag(fs)
+	shell := shellFlag(fs)
+	if err := parseEnvFlags(fs, args, shell); err != nil {
+		return err
+	}
+	p, err := a.databricksProfile(*profile)
+	if err != nil {
+		return err
+	}
+	return a.printEnv(*shell, [][2]string{
+		{"DATABRICKS_HOST", p.DatabricksHost},
+		{"DATABRICKS_AUTH_TYPE", "metadata-service"},
+		{"DATABRICKS_METADATA_SERVICE_URL", p.MetadataURL},
+	})
+}
+
+// shellFlag adds --shell: the syntax of printed variables (default sh;
+// powershell on Windows).
+func shellFlag(fs *flagSet) *string {
 	def := "sh"
 	if runtime.GOOS == "windows" {
 		def = "powershell"
 	}
-	shell := fs.String("", "shell", def)
+	return fs.String("", "shell", def)
+}
+
+// parseEnvFlags parses the flags of an env command, which takes no
+// arguments, and checks the --shell value.
+func parseEnvFlags(fs *flagSet, args []string, shell *string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -104,22 +127,18 @@ func (a *app) cmdDatabricksEnv(args []string) error {
 	}
 	switch *shell {
 	case "sh", "bash", "zsh", "fish", "powershell", "pwsh", "cmd":
-	default:
-		return fs.usagef("unknown shell %q (sh, fish, powershell, cmd)", *shell)
+		return nil
 	}
-	p, err := a.databricksProfile(*profile)
-	if err != nil {
-		return err
-	}
+	return fs.usagef("unknown shell %q (sh, fish, powershell, cmd)", *shell)
+}
+
+// printEnv prints the variables kvs in the syntax of shell.
+func (a *app) printEnv(shell string, kvs [][2]string) error {
 	var b strings.Builder
-	for _, kv := range [][2]string{
-		{"DATABRICKS_HOST", p.DatabricksHost},
-		{"DATABRICKS_AUTH_TYPE", "metadata-service"},
-		{"DATABRICKS_METADATA_SERVICE_URL", p.MetadataURL},
-	} {
-		b.WriteString(envLine(*shell, kv[0], kv[1]))
+	for _, kv := range kvs {
+		b.WriteString(envLine(shell, kv[0], kv[1]))
 	}
-	_, err = fmt.Fprint(a.stdout, b.String())
+	_, err := fmt.Fprint(a.stdout, b.String())
 	return err
 }
 

@@ -332,3 +332,44 @@ func FuzzEditDatabricksCfg(f *testing.F) {
 		}
 	})
 }
+
+func TestAzureEnv(t *testing.T) {
+	p := testProfile()
+	p.IdentityEndpoint = "http://127.0.0.1:8772/app-service/prod"
+	p.IdentityHeader = "h3ader-s3cret"
+	p.IMDSEndpoint = "http://127.0.0.1:8772/imds/h3ader-s3cret/prod"
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"azure", "env", "--shell", "sh"},
+			"export IDENTITY_ENDPOINT=http://127.0.0.1:8772/app-service/prod\nexport IDENTITY_HEADER=h3ader-s3cret\n"},
+		{[]string{"azure", "env", "-p", "prod", "--terraform", "--shell", "sh"},
+			"export ARM_USE_MSI=true\nexport ARM_MSI_ENDPOINT=http://127.0.0.1:8772/imds/h3ader-s3cret/prod\n" +
+				"export ARM_TENANT_ID=a1bc2d34-5e67-8f89-01ab-c2345d6c78de\nexport ARM_CLIENT_ID=12a34b56-789c-0d12-e3fa-b456789c0123\n"},
+		{[]string{"azure", "env", "--shell", "fish"},
+			"set -gx IDENTITY_ENDPOINT http://127.0.0.1:8772/app-service/prod\nset -gx IDENTITY_HEADER h3ader-s3cret\n"},
+	} {
+		a, _, _ := testApp(&fakeDaemon{profile: p}, nil)
+		code, out, errOut := runApp(t, a, tt.args...)
+		if code != 0 || out != tt.want {
+			t.Errorf("%v: exit %d, stdout\n%s\nwant\n%s\nstderr %s", tt.args, code, out, tt.want, errOut)
+		}
+		if strings.Contains(out, "MSI_ENDPOINT=") && !strings.Contains(out, "ARM_MSI_ENDPOINT=") || strings.Contains(out, "MSI_SECRET") {
+			t.Errorf("%v prints MSI_ENDPOINT or MSI_SECRET", tt.args)
+		}
+	}
+
+	off := testProfile() // identity_listen = ""
+	a, _, _ := testApp(&fakeDaemon{profile: off}, nil)
+	if code, out, errOut := runApp(t, a, "azure", "env"); code != exitFailed || out != "" || !strings.Contains(errOut, "identity_listen") {
+		t.Errorf("endpoint off: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	a, _, _ = testApp(&fakeDaemon{profile: p}, nil)
+	if code, _, _ := runApp(t, a, "azure", "env", "--shell", "tcsh"); code != exitUsage {
+		t.Errorf("unknown shell: exit %d", code)
+	}
+	if code, _, _ := runApp(t, a, "azure", "nope"); code != exitUsage {
+		t.Errorf("unknown subcommand: exit %d", code)
+	}
+}

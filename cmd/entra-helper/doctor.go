@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -235,14 +234,9 @@ func daemonDown(path string, err error) ipc.Check {
 // configWithoutDaemon checks what the client can see of the config file
 // without the daemon: that it is there.
 func (a *app) configWithoutDaemon() ipc.Check {
-	path := a.getenv("ENTRA_HELPER_CONFIG")
-	if path == "" {
-		dir, err := os.UserConfigDir()
-		if err != nil {
-			return ipc.Check{Name: "config", Level: ipc.CheckWarn, Message: "cannot find the config directory: " + err.Error(),
-				Fix: "set ENTRA_HELPER_CONFIG"}
-		}
-		path = filepath.Join(dir, "entra-helper", "config.toml")
+	path, err := a.configPath()
+	if err != nil {
+		return ipc.Check{Name: "config", Level: ipc.CheckWarn, Message: err.Error()}
 	}
 	fi, err := os.Stat(path)
 	switch {

@@ -154,6 +154,7 @@ func commands() []*command {
 		{"status", "show the daemon's state", statusUsage, (*app).cmdStatus},
 		{"headers", "print Azure Databricks request headers", headersUsage, (*app).cmdHeaders},
 		{"databricks", "configure the Databricks CLI and SDKs", databricksUsage, (*app).cmdDatabricks},
+		{"azure", "configure the Azure SDKs and Terraform", azureUsage, (*app).cmdAzure},
 		{"credential", "git's credential helper (get, store, erase)", credentialUsage, (*app).cmdCredential},
 		{"git", "make git use entra-helper for a URL", gitUsage, (*app).cmdGit},
 		{"inspect", "decode a token's header and claims", inspectUsage, (*app).cmdInspect},

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,7 +191,7 @@ func (a *app) askSetup(in *setupInput) error {
 	if err := a.need(&in.flow, "the sign-in flow ("+strings.Join(flows, ", ")+")", "flow", ""); err != nil {
 		return err
 	}
-	if !oneOfStr(in.flow, flows) {
+	if !slices.Contains(flows, in.flow) {
 		return usageError(fmt.Sprintf("flow %q: want one of %s", in.flow, strings.Join(flows, ", ")))
 	}
 	if in.secretFlag != "" && flowSecret[in.flow] != in.secretFlag {
@@ -232,15 +233,6 @@ func (a *app) askOptional(v *string, label string) (bool, error) {
 	}
 	*v = s
 	return s != "", nil
-}
-
-func oneOfStr(s string, list []string) bool {
-	for _, l := range list {
-		if s == l {
-			return true
-		}
-	}
-	return false
 }
 
 // configPath is the config file the daemon reads: $ENTRA_HELPER_CONFIG,
@@ -459,6 +451,23 @@ func (a *app) writeConfig(ctx context.Context, cfgPath, doc string) error {
 	return nil
 }
 
+// apply creates plan's key file when it is new, then writes doc to cfgPath;
+// the new key is removed again if the config cannot be written.
+func (a *app) apply(ctx context.Context, sp storePlan, cfgPath, doc string) error {
+	if sp.createKey {
+		if err := createKey(sp.keyFile); err != nil {
+			return failf("cannot create the store key file %s: %v; nothing was written", sp.keyFile, err)
+		}
+	}
+	if err := a.writeConfig(ctx, cfgPath, doc); err != nil {
+		if sp.createKey {
+			os.Remove(sp.keyFile)
+		}
+		return err
+	}
+	return nil
+}
+
 // readConfig returns the config file's text, "" when there is none.
 func readConfig(cfgPath string) (string, error) {
 	b, err := os.ReadFile(cfgPath)
@@ -548,15 +557,7 @@ func (a *app) setup(in setupInput) error {
 	if err := a.confirm(in.yes, "Write this", "--yes"); err != nil {
 		return err
 	}
-	if sp.createKey {
-		if err := createKey(sp.keyFile); err != nil {
-			return failf("cannot create the store key file %s: %v; nothing was written", sp.keyFile, err)
-		}
-	}
-	if err := a.writeConfig(ctx, cfgPath, newDoc); err != nil {
-		if sp.createKey {
-			os.Remove(sp.keyFile)
-		}
+	if err := a.apply(ctx, sp, cfgPath, newDoc); err != nil {
 		return err
 	}
 	say("Wrote %s.", cfgPath)
@@ -648,15 +649,7 @@ func (a *app) fixFileStore(ctx context.Context, yes bool) error {
 	if err := a.confirm(yes, "Switch to the file store", "--yes"); err != nil {
 		return err
 	}
-	if sp.createKey {
-		if err := createKey(sp.keyFile); err != nil {
-			return failf("cannot create the store key file %s: %v; nothing was written", sp.keyFile, err)
-		}
-	}
-	if err := a.writeConfig(ctx, cfgPath, newDoc); err != nil {
-		if sp.createKey {
-			os.Remove(sp.keyFile)
-		}
+	if err := a.apply(ctx, sp, cfgPath, newDoc); err != nil {
 		return err
 	}
 	say("Wrote %s. Sign each profile in again (what the keychain holds is not moved):", cfgPath)

@@ -64,6 +64,9 @@ func (a *app) writeStatus(w io.Writer, s *ipc.Status) error {
 	if s.MetadataURL != "" {
 		fmt.Fprintf(tw, "metadata endpoint\t%s\n", s.MetadataURL)
 	}
+	if s.IdentityURL != "" {
+		fmt.Fprintf(tw, "managed-identity endpoint\t%s\n", s.IdentityURL)
+	}
 	fmt.Fprintf(tw, "requests served\t%d\n", s.Requests)
 	fmt.Fprintf(tw, "identity-provider calls\t%d\n", s.IdPCalls)
 	if err := tw.Flush(); err != nil {

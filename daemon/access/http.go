@@ -38,13 +38,25 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // CheckRequest is Admit and Use for one request of a loopback HTTP
-// endpoint whose server has ConnContext: it finds the request's peer from
-// its connection and decides whether it may use profile on surface. Where
-// the OS does not tell the owner of a TCP connection, a per-user daemon
-// admits the request (the loopback listener and the endpoint's secret
-// protect it) and a system daemon refuses it, since it cannot tell whose
-// profile may be used. The peer is returned for Granted.
+// endpoint whose server has ConnContext (see AdmitRequest). The peer is
+// returned for Granted.
 func (p *Policy) CheckRequest(r *http.Request, s Surface, profile string) (ipc.Peer, error) {
+	peer, err := p.AdmitRequest(r, s)
+	if err != nil {
+		return peer, err
+	}
+	return peer, p.Use(peer, s, profile)
+}
+
+// AdmitRequest is Admit for one request of a loopback HTTP endpoint whose
+// server has ConnContext, before the request's profile is known: it finds
+// the request's peer from its connection and decides whether it may use the
+// daemon at all on surface. Where the OS does not tell the owner of a TCP
+// connection, a per-user daemon admits the request (the loopback listener
+// and the endpoint's secret protect it) and a system daemon refuses it,
+// since it cannot tell whose profile may be used. The peer is returned for
+// Use and Granted.
+func (p *Policy) AdmitRequest(r *http.Request, s Surface) (ipc.Peer, error) {
 	cp, ok := r.Context().Value(connPeerKey{}).(connPeer)
 	switch {
 	case !ok:
@@ -53,12 +65,9 @@ func (p *Policy) CheckRequest(r *http.Request, s Surface, profile string) (ipc.P
 		return ipc.Self(), nil
 	}
 	if cp.err != nil {
-		return cp.peer, p.deny(cp.peer, s, profile, fmt.Sprintf("the daemon cannot tell which user is connecting (%v), so it refuses the request", cp.err))
+		return cp.peer, p.deny(cp.peer, s, "", fmt.Sprintf("the daemon cannot tell which user is connecting (%v), so it refuses the request", cp.err))
 	}
-	if err := p.Admit(cp.peer, s); err != nil {
-		return cp.peer, err
-	}
-	return cp.peer, p.Use(cp.peer, s, profile)
+	return cp.peer, p.Admit(cp.peer, s)
 }
 
 // IsLoopbackHost reports whether a Host header (or any host[:port]) names

@@ -44,6 +44,7 @@ type Daemon struct {
 	StoreKeyFile   string        // "" means $CREDENTIALS_DIRECTORY/store.key
 	MinValid       time.Duration // default 5m
 	MetadataListen string        // default "127.0.0.1:8771"; "" turns it off
+	IdentityListen string        // default "127.0.0.1:8772"; "" turns it off
 }
 
 // Profile holds one [profiles.NAME] table, defaults filled in.

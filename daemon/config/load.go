@@ -27,6 +27,7 @@ const (
 	DefaultStore          = "keyring"
 	DefaultMinValid       = "5m"
 	DefaultMetadataListen = "127.0.0.1:8771"
+	DefaultIdentityListen = "127.0.0.1:8772"
 	DefaultCloud          = entra.DefaultCloud
 )
 
@@ -153,6 +154,7 @@ type rawDaemon struct {
 	StoreKeyFile   string  `toml:"store_key_file"`
 	MinValid       string  `toml:"min_valid"`
 	MetadataListen *string `toml:"metadata_listen"`
+	IdentityListen *string `toml:"identity_listen"`
 }
 
 type rawProfile struct {

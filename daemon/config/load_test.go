@@ -36,6 +36,7 @@ state_dir = "/var/lib/eh"
 store_key_file = "/etc/eh/key"
 min_valid = "10m"
 metadata_listen = "[::1]:9000"
+identity_listen = "localhost:9001"
 
 [profiles.prod]
 flow = "client-secret"
@@ -64,6 +65,7 @@ flow = "managed-identity"
 		Daemon: Daemon{
 			LogLevel: "debug", LogFormat: "json", Store: "file", StateDir: "/var/lib/eh",
 			StoreKeyFile: "/etc/eh/key", MinValid: 10 * time.Minute, MetadataListen: "[::1]:9000",
+			IdentityListen: "localhost:9001",
 		},
 		Profiles: map[string]*Profile{
 			"prod": {
@@ -94,7 +96,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantD := Daemon{LogLevel: "info", LogFormat: "console", Store: "keyring", MinValid: 5 * time.Minute, MetadataListen: "127.0.0.1:8771"}
+	wantD := Daemon{LogLevel: "info", LogFormat: "console", Store: "keyring", MinValid: 5 * time.Minute, MetadataListen: "127.0.0.1:8771", IdentityListen: "127.0.0.1:8772"}
 	if cfg.Daemon != wantD {
 		t.Errorf("daemon = %#v, want %#v", cfg.Daemon, wantD)
 	}
@@ -201,6 +203,10 @@ func TestLoadErrors(t *testing.T) {
 			`F:2: daemon.metadata_listen: "0.0.0.0:8771" is not a loopback address (use 127.0.0.1, [::1] or localhost)`},
 		{"listen no port", "[daemon]\nmetadata_listen = \"127.0.0.1\"\n",
 			`F:2: daemon.metadata_listen: "127.0.0.1" is not a host:port (e.g. "127.0.0.1:8771")`},
+		{"identity listen not loopback", "[daemon]\nidentity_listen = \"192.168.1.2:8772\"\n",
+			`F:2: daemon.identity_listen: "192.168.1.2:8772" is not a loopback address (use 127.0.0.1, [::1] or localhost)`},
+		{"identity listen same as metadata", "[daemon]\nmetadata_listen = \"127.0.0.1:9000\"\nidentity_listen = \"127.0.0.1:9000\"\n",
+			`F:3: daemon.identity_listen: "127.0.0.1:9000" is metadata_listen too; give each endpoint its own port`},
 		{"listen bad port", "[daemon]\nmetadata_listen = \"127.0.0.1:http\"\n",
 			`F:2: daemon.metadata_listen: "127.0.0.1:http" has no valid port (e.g. "127.0.0.1:8771")`},
 		{"missing flow", "\n\n[profiles.prod]\ntenant = \"t.example\"\n", "F:3: profiles.prod: flow is missing (one of client-secret, client-certificate, federated, browser, device-code, username-password, refresh-token, managed-identity)"},

@@ -88,16 +88,26 @@ func (v *validator) daemon(r *rawDaemon) Daemon {
 	default:
 		d.MinValid = dur
 	}
-	d.MetadataListen = DefaultMetadataListen
-	if r.MetadataListen != nil {
-		d.MetadataListen = *r.MetadataListen
-		if d.MetadataListen != "" {
-			if msg := checkLoopbackAddr(d.MetadataListen); msg != "" {
-				v.fail([]string{"daemon", "metadata_listen"}, nil, "%q %s", d.MetadataListen, msg)
-			}
-		}
+	d.MetadataListen = v.listen("metadata_listen", r.MetadataListen, DefaultMetadataListen)
+	d.IdentityListen = v.listen("identity_listen", r.IdentityListen, DefaultIdentityListen)
+	if d.MetadataListen != "" && d.MetadataListen == d.IdentityListen && !strings.HasSuffix(d.MetadataListen, ":0") {
+		v.fail([]string{"daemon", "identity_listen"}, nil, "%q is metadata_listen too; give each endpoint its own port", d.IdentityListen)
 	}
 	return d
+}
+
+// listen returns the loopback address of [daemon] key: def when the key is
+// absent, "" (off) when it is empty.
+func (v *validator) listen(key string, raw *string, def string) string {
+	if raw == nil {
+		return def
+	}
+	if *raw != "" {
+		if msg := checkLoopbackAddr(*raw); msg != "" {
+			v.fail([]string{"daemon", key}, nil, "%q %s", *raw, msg)
+		}
+	}
+	return *raw
 }
 
 // checkLoopbackAddr returns "" when addr is a loopback host:port, else why not.

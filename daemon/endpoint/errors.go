@@ -29,13 +29,22 @@ const (
 type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
+	// App Service's own members, which MSAL Python shows (the
+	// managed-identity endpoint's App Service protocol only).
+	StatusCode int    `json:"statusCode,omitempty"`
+	Message    string `json:"message,omitempty"`
 }
 
 // writeError answers status with {"error": code, "error_description":
 // description}. The description is one sentence for a person; it never holds
 // a token or the path secret.
 func writeError(w http.ResponseWriter, status int, code, description string) {
-	body, _ := json.Marshal(errorBody{Error: code, Description: description}) // two strings: cannot fail
+	writeErrorBody(w, status, errorBody{Error: code, Description: description})
+}
+
+// writeErrorBody answers status with body as JSON.
+func writeErrorBody(w http.ResponseWriter, status int, b errorBody) {
+	body, _ := json.Marshal(b) // strings and an int: cannot fail
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -54,10 +63,16 @@ type tokenFailure struct {
 
 // write answers with f, with a Retry-After header when f has one.
 func (f tokenFailure) write(w http.ResponseWriter) {
-	if f.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
-	}
+	setRetryAfter(w, f.RetryAfter)
 	writeError(w, f.Status, f.Code, f.Description)
+}
+
+// setRetryAfter sets the Retry-After header to d in whole seconds, rounded
+// up; nothing when d is 0.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 }
 
 // failureOf maps a failure to get a token of profile to its answer: 401 when

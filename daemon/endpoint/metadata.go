@@ -149,19 +149,7 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // token answers with a token of the profile.
 func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, profile string, scopes []string, start time.Time) {
-	minValid := MinTokenValidity
-	if m.MinValid != nil && m.MinValid() > minValid {
-		minValid = m.MinValid()
-	}
-	tok, err := m.Tokens.Token(r.Context(), profile, scopes, minValid)
-	if err == nil && tok.Value.Empty() {
-		err = &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
-	}
-	// The broker may serve less than minValid when Entra issues shorter
-	// tokens (with a warning in the daemon's log), never less than this.
-	if err == nil && tok.ExpiresOn.Sub(m.now()) < MinTokenValidity {
-		err = &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
-	}
+	tok, err := freshToken(r.Context(), m.Tokens, profile, scopes, effectiveMinValid(m.MinValid), m.now)
 	if err != nil {
 		f := failureOf(r.Context(), err, profile)
 		f.write(w)

@@ -103,7 +103,7 @@ func newEnvWith(t *testing.T, opts entratest.Options, profiles string) *env {
 	if err := e.entra.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf("[daemon]\nmetadata_listen = \"\"\nlog_level = \"debug\"\n\n%s",
+	cfg := fmt.Sprintf("[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\nlog_level = \"debug\"\n\n%s",
 		strings.ReplaceAll(strings.ReplaceAll(profiles, "{authority}", e.entra.URL()), "{tenant}", e.entra.Tenant()))
 	cfgPath := filepath.Join(home, ".config", "entra-helper", "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

@@ -26,6 +26,7 @@ type noBusEnv struct {
 	t       *testing.T
 	environ []string
 	marker  string
+	home    string
 	cfg     string
 	tripped string // exists once dbus-launch was run
 }
@@ -45,7 +46,7 @@ func newNoBusEnv(t *testing.T) *noBusEnv {
 			t.Fatal(err)
 		}
 	}
-	e := &noBusEnv{t: t, cfg: filepath.Join(home, ".config", "entra-helper", "config.toml"), tripped: filepath.Join(dir, "dbus-launch-ran")}
+	e := &noBusEnv{t: t, home: home, cfg: filepath.Join(home, ".config", "entra-helper", "config.toml"), tripped: filepath.Join(dir, "dbus-launch-ran")}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	e.marker = "ENTRA_HELPER_E2E_NOBUS=" + hex.EncodeToString(b)
@@ -139,7 +140,7 @@ func TestNoSessionBus(t *testing.T) {
 	}
 
 	// A config with the default store = "keyring", and no session bus.
-	e.writeConfig("[daemon]\nmetadata_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"" + spClientID + "\"\n")
+	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"" + spClientID + "\"\n")
 	problem := "keyring: there is no D-Bus session bus to find a Secret Service on (DBUS_SESSION_BUS_ADDRESS is unset"
 	fix := "switch to the encrypted file store with `entra-helper setup --store file` (it writes a fresh 0600 key file and sets store = \"file\" and store_key_file in [daemon] of " + e.cfg
 	sentence := func(what, s string) {

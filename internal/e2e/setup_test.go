@@ -59,7 +59,7 @@ func (w *setupWorld) signIn(wantStore string) {
 	if err := os.MkdirAll(filepath.Dir(w.cfg), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(w.cfg, []byte("# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(w.cfg, []byte("# test: no metadata endpoint\n[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, stderr, code := w.run(setupSecret, "setup", "-p", "sp", "--flow", "client-secret", "--tenant", w.entra.Tenant(),
@@ -148,16 +148,10 @@ func newSetupWorld(t *testing.T, environ []string, home string) *setupWorld {
 // fresh 0600 key, and the token works.
 func TestSetupHeadlessFileStore(t *testing.T) {
 	e := newNoBusEnv(t)
-	home := ""
-	for _, kv := range e.environ {
-		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
-			home = v
-		}
-	}
-	w := newSetupWorld(t, e.environ, home)
+	w := newSetupWorld(t, e.environ, e.home)
 	before := e.marked()
 	w.signIn("file")
-	key := filepath.Join(home, ".config", "entra-helper", "store.key")
+	key := filepath.Join(e.home, ".config", "entra-helper", "store.key")
 	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the store key %s: %v, mode %v; want 0600", key, err, fi)
 	}
@@ -201,5 +195,43 @@ func TestSetupDesktopKeyring(t *testing.T) {
 	w.signIn("keyring")
 	if _, err := os.Stat(filepath.Join(home, ".config", "entra-helper", "store.key")); err == nil {
 		t.Error("setup wrote a file store key though the keychain answers")
+	}
+}
+
+// doctor --fix on a headless machine whose config says store = "keyring":
+// it says what it will write, switches to the file store with a fresh key,
+// and the profile signs in and gets a token.
+func TestDoctorFixSwitchesToFileStore(t *testing.T) {
+	e := newNoBusEnv(t)
+	w := newSetupWorld(t, e.environ, e.home)
+	w.entra.AddApp(entratest.App{ClientID: spClientID, Secret: setupSecret})
+	t.Cleanup(w.stopDaemon)
+	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nstore = \"keyring\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"" +
+		w.entra.Tenant() + "\"\nclient_id = \"" + spClientID + "\"\nauthority_host = \"" + w.entra.URL() + "\"\n")
+
+	out, stderr, code := w.run("", "doctor", "--fix")
+	if code != 2 || !strings.Contains(stderr, "pass --yes") {
+		t.Errorf("doctor --fix without a terminal or --yes: exit %d, %q; want 2 asking for --yes", code, stderr)
+	}
+	out, stderr, code = w.run("", "doctor", "--fix", "--yes")
+	if code != 0 {
+		t.Fatalf("doctor --fix --yes: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"FAIL  store", "doctor --fix will update " + w.cfg, "store: file", "a fresh random 32-byte key, mode 0600",
+		"Wrote " + w.cfg, "entra-helper login -p sp"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor --fix output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, stderr, code := w.run(setupSecret, "login", "-p", "sp", "--secret-stdin"); code != 0 {
+		t.Fatalf("login after doctor --fix: exit %d: %s", code, stderr)
+	}
+	tok, stderr, code := w.run("", "token", "-p", "sp")
+	if code != 0 {
+		t.Fatalf("token after doctor --fix: exit %d: %s", code, stderr)
+	}
+	w.nothingReadableByOthers(strings.TrimSpace(tok))
+	if _, err := os.Stat(e.tripped); err == nil {
+		t.Error("dbus-launch was run")
 	}
 }

@@ -22,7 +22,7 @@ func TestTenantFromDatabricksWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ws.Close)
-	cfg := "[daemon]\nmetadata_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\nclient_id = \"" + spClientID + "\"\n" +
+	cfg := "[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\nclient_id = \"" + spClientID + "\"\n" +
 		"authority_host = \"" + e.entra.URL() + "\"\ndatabricks_host = \"" + ws.URL() + "\"\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "home", ".config", "entra-helper", "config.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -194,6 +194,7 @@ store = "file"
 store_key_file = "{key}"
 state_dir = "{state}"
 metadata_listen = "127.0.0.1:0"
+identity_listen = "127.0.0.1:0"
 
 [profiles.sp]
 flow = "client-secret"
@@ -650,7 +651,7 @@ func (r *runner) restart(e *env) {
 // scope (a token request names one resource: Entra refuses several).
 func memoryConfig(n int) string {
 	var b strings.Builder
-	b.WriteString("[daemon]\nstore = \"file\"\nstore_key_file = \"{key}\"\nstate_dir = \"{state}\"\nmetadata_listen = \"127.0.0.1:0\"\n")
+	b.WriteString("[daemon]\nstore = \"file\"\nstore_key_file = \"{key}\"\nstate_dir = \"{state}\"\nmetadata_listen = \"127.0.0.1:0\"\nidentity_listen = \"127.0.0.1:0\"\n")
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, "\n[profiles.p%03d]\nflow = \"client-secret\"\ntenant = \"{tenant}\"\nclient_id = %q\nauthority_host = \"{authority}\"\n"+
 			"databricks_host = %q\n", i, spClientID, databricks)

@@ -1,0 +1,52 @@
+package endpoint
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/entra-helper/entra-helper/daemon/auth"
+)
+
+// effectiveMinValid is the least lifetime a token handed out over a
+// loopback endpoint has left: the configured min_valid, at least
+// MinTokenValidity.
+func effectiveMinValid(minValid func() time.Duration) time.Duration {
+	if minValid != nil && minValid() > MinTokenValidity {
+		return minValid()
+	}
+	return MinTokenValidity
+}
+
+// freshToken asks tokens for a token of profile with at least minValid left
+// and checks what comes back: a token that is empty or has less than
+// MinTokenValidity left (by now) is an error, never an answer. (The broker
+// may serve less than minValid when Entra issues shorter tokens, with a
+// warning in the daemon's log.)
+func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []string, minValid time.Duration, now func() time.Time) (auth.Token, error) {
+	tok, err := tokens.Token(ctx, profile, scopes, minValid)
+	if err != nil {
+		return auth.Token{}, err
+	}
+	if tok.Value.Empty() {
+		return auth.Token{}, &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
+	}
+	if tok.ExpiresOn.Sub(now()) < MinTokenValidity {
+		return auth.Token{}, &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
+	}
+	return tok, nil
+}
+
+// writeToken answers 200 with v, a token answer, as JSON that no cache
+// keeps.
+func writeToken(w http.ResponseWriter, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	setTokenHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
