@@ -35,9 +35,11 @@ func TestWorkspaceTenantProfile(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	newProfile := func(p *config.Profile) *workspaceTenantProfile {
 		return &workspaceTenantProfile{p: p, st: st, log: zap.NewNop(),
-			opts:     source.Options{HTTPClient: srv.Client()},
-			discover: func(ctx context.Context) (tenant.Discovery, error) { return tenant.Discover(ctx, srv.Client(), p.DatabricksHost) },
-			now:      func() time.Time { return now }}
+			opts: source.Options{HTTPClient: srv.Client()},
+			discover: func(ctx context.Context) (tenant.Discovery, error) {
+				return tenant.Discover(ctx, srv.Client(), p.DatabricksHost)
+			},
+			now: func() time.Time { return now }}
 	}
 	ctx := context.Background()
 
