@@ -93,6 +93,7 @@ type Daemon struct {
 	metaAddr   string // the metadata endpoint's bound address; "" when off
 	idSecret   string
 	idAddr     string // the managed-identity endpoint's bound address; "" when off
+	idDown     string // why the managed-identity endpoint could not listen; "" if it could or is off
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -187,8 +188,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if cfg.Daemon.IdentityListen != "" {
 		if ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
-			closeEndpoints()
-			return err
+			// The default port may be another user's daemon on a shared
+			// machine: run without the endpoint and say so (doctor too).
+			if cfg.Daemon.IdentityListen != config.DefaultIdentityListen || !errors.Is(err, syscall.EADDRINUSE) {
+				closeEndpoints()
+				return err
+			}
+			d.idDown = err.Error()
+			d.log.Warn("the managed-identity endpoint is off: its default address is in use; set identity_listen in [daemon] to a free port", zap.Error(err))
 		}
 	}
 	d.scrubIdentityEnv()

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/internal/private"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
 )
@@ -132,23 +134,35 @@ func checkStoreFiles(cfg *config.Config) []ipc.Check {
 		key.Level, key.Message, key.Fix = ipc.CheckFail, fmt.Sprintf("cannot check the store key file: %v", err), "make it readable by the daemon's user"
 	case !fi.Mode().IsRegular():
 		key.Level, key.Message, key.Fix = ipc.CheckFail, fmt.Sprintf("the store key file %s is not a regular file", path), "point store_key_file at the key file itself"
-	case fi.Mode().Perm()&0o077 != 0:
-		key.Level = ipc.CheckFail
-		key.Message = fmt.Sprintf("the store key file %s has mode %04o: group or others may read it", path, uint32(fi.Mode().Perm()))
-		key.Fix = "chmod 600 " + path
 	default:
-		key.Level, key.Message = ipc.CheckOK, fmt.Sprintf("%s is present, mode %04o", path, uint32(fi.Mode().Perm()))
+		key.Level, key.Message, key.Fix = privateCheck("the store key file", path)
+		if key.Level == ipc.CheckOK {
+			key.Message = path + " is present, readable by its owner only"
+		}
 	}
 	checks := []ipc.Check{key}
 	if stateDir, err := resolveStateDir(cfg.Daemon.StateDir); err == nil {
 		dir := filepath.Join(stateDir, "store")
-		if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			checks = append(checks, ipc.Check{Name: "store dir", Level: ipc.CheckFail,
-				Message: fmt.Sprintf("the store directory %s has mode %04o: group or others may list it", dir, uint32(fi.Mode().Perm())),
-				Fix:     "chmod 700 " + dir})
+		if _, err := os.Stat(dir); err == nil {
+			if level, msg, fix := privateCheck("the store directory", dir); level != ipc.CheckOK {
+				checks = append(checks, ipc.Check{Name: "store dir", Level: level, Message: msg, Fix: fix})
+			}
 		}
 	}
 	return checks
+}
+
+// privateCheck checks that only its owner may open path (mode bits on
+// Unix, owner and DACL on Windows), naming it what in the message.
+func privateCheck(what, path string) (level, msg, fix string) {
+	var np *private.NotPrivateError
+	switch err := private.Check(path); {
+	case errors.As(err, &np):
+		return ipc.CheckFail, what + " " + np.Path + " " + np.Problem, strings.TrimPrefix(np.Fix, "run ")
+	case err != nil:
+		return ipc.CheckFail, fmt.Sprintf("cannot check who may open %s %s: %v", what, path, err), "make it readable by the daemon's user"
+	}
+	return ipc.CheckOK, "", ""
 }
 
 func (d *Daemon) checkMetadata() ipc.Check {
@@ -159,6 +173,10 @@ func (d *Daemon) checkMetadata() ipc.Check {
 }
 
 func (d *Daemon) checkIdentity() ipc.Check {
+	if d.idDown != "" {
+		return ipc.Check{Name: "identity", Level: ipc.CheckWarn, Message: "the managed-identity endpoint is off: " + d.idDown,
+			Fix: "set identity_listen in [daemon] to a free loopback port (e.g. \"127.0.0.1:8782\") and restart entra-helperd"}
+	}
 	if d.idAddr == "" {
 		return ipc.Check{Name: "identity", Level: ipc.CheckOK, Message: `the managed-identity endpoint is off (identity_listen = "")`}
 	}

@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/clock"
+	"github.com/entra-helper/entra-helper/internal/private"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
 )
@@ -185,15 +187,18 @@ func TestDoctorFileStoreKey(t *testing.T) {
 		exist bool
 		want  string
 	}{
-		{"private key file", 0o600, true, "ok|mode 0600"},
+		{"private key file", 0o600, true, "ok|readable by its owner only"},
 		{"readable by others", 0o644, true, "fail|chmod 600"},
 		{"missing", 0o600, false, "fail|is gone"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.mode&0o077 != 0 && runtime.GOOS == "windows" {
+				t.Skip("mode bits mean nothing on Windows; internal/private tests the DACL check")
+			}
 			dir := t.TempDir()
 			key := filepath.Join(dir, "store.key")
 			if tt.exist {
-				if err := os.WriteFile(key, make([]byte, 32), tt.mode); err != nil {
+				if err := private.WriteNew(key, make([]byte, 32)); err != nil {
 					t.Fatal(err)
 				}
 				os.Chmod(key, tt.mode)
@@ -217,5 +222,22 @@ func TestDoctorClockOfOneProfile(t *testing.T) {
 	}
 	if c := f.checks(t, "prod")["clock"]; c.Level != ipc.CheckOK {
 		t.Fatalf("prod: %+v", c)
+	}
+}
+
+// TestDoctorIdentityEndpoint: doctor says where the managed-identity
+// endpoint listens, that it is off, or why it could not listen.
+func TestDoctorIdentityEndpoint(t *testing.T) {
+	f := newDoctorFixture(t, "[daemon]\nmetadata_listen = \"\"\n")
+	if c := f.checks(t, "")["identity"]; c.Level != ipc.CheckOK || !strings.Contains(c.Message, "off") {
+		t.Errorf("off: %+v", c)
+	}
+	f.d.idAddr = "127.0.0.1:8772"
+	if c := f.checks(t, "")["identity"]; c.Level != ipc.CheckOK || !strings.Contains(c.Message, "listens on 127.0.0.1:8772") {
+		t.Errorf("on: %+v", c)
+	}
+	f.d.idAddr, f.d.idDown = "", "listen tcp 127.0.0.1:8772: bind: address already in use"
+	if c := f.checks(t, "")["identity"]; c.Level != ipc.CheckWarn || !strings.Contains(c.Message, "address already in use") || !strings.Contains(c.Fix, "identity_listen") {
+		t.Errorf("port taken: %+v", c)
 	}
 }

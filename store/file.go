@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/entra-helper/entra-helper/internal/private"
 )
 
 // File format, version 1:
@@ -43,7 +45,7 @@ const (
 
 // File is a Store of AES-256-GCM encrypted files, one per key, in a 0700
 // directory; for headless Linux services with no Secret Service. Files are
-// 0600 and named by the hex SHA-256 of the key, so no key name shows. Writes
+// 0600 (on Windows: owned by the user, with an owner-only DACL) and named by the hex SHA-256 of the key, so no key name shows. Writes
 // are atomic (temporary file in the same directory, fsync, rename, fsync of
 // the directory). There is never a plaintext fallback.
 type File struct {
@@ -103,7 +105,7 @@ func readStoreKey(path string) ([]byte, error) {
 	if path == "" {
 		path = DefaultStoreKeyFile()
 		if path == "" {
-			return nil, errors.New(`store: the file store needs a key: set store_key_file, or run under systemd with LoadCredential=store.key:/path/to/key (generate one with: head -c 32 /dev/urandom > store.key; chmod 600 store.key)`)
+			return nil, errors.New(noKeyMessage())
 		}
 	}
 	f, err := os.Open(path)
@@ -118,8 +120,13 @@ func readStoreKey(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("store: the store key file %s is not a regular file", path)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("store: the store key file %s is accessible by group or others (mode %04o): run chmod 600 %s", path, perm, path)
+	// Owner only: mode 0600 on Unix; on Windows, where the mode bits mean
+	// nothing, the owner and an owner-only DACL.
+	var np *private.NotPrivateError
+	if err := private.Check(path); errors.As(err, &np) {
+		return nil, fmt.Errorf("store: the store key file %w", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: cannot check who may read the store key file: %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 1024))
 	if err != nil {
@@ -152,22 +159,19 @@ func decodeStoreKey(data []byte) ([]byte, error) {
 	return nil, errors.New("want a 32-byte key: 32 raw bytes, 64 hex characters or base64 (generate one with: head -c 32 /dev/urandom)")
 }
 
-// ensurePrivateDir creates dir with mode 0700, or tightens an existing one.
+// noKeyMessage says how to give the file store a key, in this OS's terms.
+func noKeyMessage() string {
+	if runtime.GOOS == "windows" {
+		return `store: the file store needs a key: set store_key_file in [daemon] to a file of 32 random bytes that only your account may read`
+	}
+	return `store: the file store needs a key: set store_key_file, or run under systemd with LoadCredential=store.key:/path/to/key (generate one with: head -c 32 /dev/urandom > store.key; chmod 600 store.key)`
+}
+
+// ensurePrivateDir creates dir private to its owner (0700; an owner-only
+// DACL on Windows), or tightens an existing one.
 func ensurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := private.Dir(dir); err != nil {
 		return fmt.Errorf("store: cannot create the store directory: %w", err)
-	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("store: %s is not a directory", dir)
-	}
-	if st.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("store: cannot make the store directory private (chmod 700 %s): %w", dir, err)
-		}
 	}
 	return nil
 }
@@ -276,7 +280,10 @@ func (f *File) Set(ctx context.Context, key string, value []byte) error {
 // writeAtomic writes data to dir/name through a temporary file in dir:
 // write, fsync, rename, fsync the directory.
 func writeAtomic(dir, name string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	// Private from birth (0600; an explicit owner-only DACL on Windows).
+	tmp, err := private.Create(filepath.Join(dir, ".tmp-"+hex.EncodeToString(rnd[:])))
 	if err != nil {
 		return err
 	}
@@ -286,9 +293,6 @@ func writeAtomic(dir, name string, data []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
 	if _, err = io.Copy(tmp, bytes.NewReader(data)); err != nil {
 		return err
 	}

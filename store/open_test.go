@@ -1,7 +1,6 @@
 package store
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,7 +37,5 @@ func TestOpen(t *testing.T) {
 			}
 		})
 	}
-	if st, err := os.Stat(filepath.Join(state, "store")); err != nil || st.Mode().Perm() != 0o700 {
-		t.Fatalf("file store directory: %v", err)
-	}
+	checkPrivate(t, filepath.Join(state, "store"))
 }

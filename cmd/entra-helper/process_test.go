@@ -312,12 +312,7 @@ func TestProcessAutostart(t *testing.T) {
 	if r.code != 0 || r.stdout != testToken("prod", nil).AccessToken+"\n" {
 		t.Fatalf("autostart: %+v", r)
 	}
-	var logPath string
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "XDG_STATE_HOME="); ok {
-			logPath = filepath.Join(v, "entra-helper", "daemon.log")
-		}
-	}
+	logPath := daemonLogOf(env)
 	fi, err := os.Stat(logPath)
 	if err != nil {
 		t.Fatalf("no daemon log: %v", err)
@@ -331,6 +326,36 @@ func TestProcessAutostart(t *testing.T) {
 	// The daemon logs before it serves, so the line is there.
 	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "fake entra-helperd: listening") {
 		t.Errorf("log: %q", b)
+	}
+}
+
+// daemonLogOf is where an autostarted daemon logs in env.
+func daemonLogOf(env []string) string {
+	var logPath string
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "XDG_STATE_HOME="); ok {
+			logPath = filepath.Join(v, "entra-helper", "daemon.log")
+		}
+	}
+	return logPath
+}
+
+// TestProcessCredentialAutostart: git's get starts the daemon as token
+// does; erase never starts one (nothing is cached without a daemon).
+func TestProcessCredentialAutostart(t *testing.T) {
+	bin := installClient(t, true)
+	env := baseEnv(t, filepath.Join(shortDir(t), "run", "d.sock"))
+	r := runBin(t, bin, env, "protocol=https\nhost=dev.azure.com\npassword=x\n", "credential", "-p", "prod", "erase")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("erase without a daemon: %+v", r)
+	}
+	if _, err := os.Stat(daemonLogOf(env)); err == nil {
+		t.Fatal("erase started a daemon")
+	}
+	r = runBin(t, bin, env, "protocol=https\nhost=dev.azure.com\n\n", "credential", "-p", "prod", "get")
+	want := fmt.Sprintf("username=entra-helper\npassword=tok-%s\npassword_expiry_utc=%d\n", adoScope, testToken("prod", nil).ExpiresOn)
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("get with autostart: %+v, want stdout %q", r, want)
 	}
 }
 

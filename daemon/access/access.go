@@ -42,6 +42,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -256,5 +257,5 @@ func peerKey(p ipc.Peer) string {
 	if p.SID != "" {
 		return "user " + p.SID
 	}
-	return fmt.Sprintf("uid %d", p.UID)
+	return "uid " + strconv.FormatUint(uint64(p.UID), 10)
 }

@@ -81,7 +81,8 @@ type Audit struct {
 
 type auditKey struct {
 	surface  Surface
-	user     string // uid or SID
+	uid      uint32 // the user: uid, or SID on Windows
+	sid      string
 	exe      string
 	profile  string
 	scope    string
@@ -133,7 +134,7 @@ func (a *Audit) Record(r Record) {
 	}
 	exe := a.exe(r.Peer.PID)
 	k := auditKey{
-		surface: r.Surface, user: peerKey(r.Peer), exe: exe, profile: r.Profile, scope: r.Scope,
+		surface: r.Surface, uid: r.Peer.UID, sid: r.Peer.SID, exe: exe, profile: r.Profile, scope: r.Scope,
 		decision: r.Decision,
 	}
 	if !r.Expires.IsZero() {

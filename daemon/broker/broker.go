@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -269,14 +270,28 @@ func (b *Broker) lookupLocked(profile string, scopes []string) (*entry, error) {
 	if src == nil {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %q is not configured", profile)}
 	}
-	norm := normalize(scopes)
+	norm := scopes
+	if len(scopes) != 1 || scopes[0] == "" { // one scope is normalised already
+		norm = normalize(scopes)
+	}
 	if len(norm) == 0 {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %q: no scope was asked for", profile)}
 	}
-	key := profile + "\x00" + strings.Join(norm, " ")
-	e := b.entries[key]
+	// The key is built in a stack buffer and looked up without a string
+	// conversion (the compiler's m[string(b)]), so a cache hit allocates
+	// nothing here; a new entry keeps copies.
+	var buf [256]byte
+	k := append(append(buf[:0], profile...), 0)
+	for i, s := range norm {
+		if i > 0 {
+			k = append(k, ' ')
+		}
+		k = append(k, s...)
+	}
+	e := b.entries[string(k)]
 	if e == nil {
-		e = &entry{key: key, profile: profile, scopes: norm}
+		key := string(k)
+		e = &entry{key: key, profile: profile, scopes: slices.Clone(norm)}
 		b.entries[key] = e
 	}
 	return e, nil
@@ -527,14 +542,20 @@ func retryLater(err error, in time.Duration) error {
 
 func (b *Broker) await(ctx context.Context, e *entry, f *flight, want time.Duration, explicit bool) (Served, error) {
 	wait := b.policy.MaxWait
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	timeout := make(chan struct{})
+	timer := b.clock.AfterFunc(wait, func() { close(timeout) })
+	defer timer.Stop()
 	select {
 	case <-f.done:
-	case <-ctx.Done():
+	case <-timeout:
 		return Served{}, &auth.Error{
 			Kind:    auth.KindUnavailable,
 			Message: fmt.Sprintf("profile %q: Entra ID did not answer within %s and no valid token is cached", e.profile, wait),
+		}
+	case <-ctx.Done():
+		return Served{}, &auth.Error{
+			Kind:    auth.KindUnavailable,
+			Message: fmt.Sprintf("profile %q: the request ended before Entra ID answered; try again", e.profile),
 			Err:     ctx.Err(),
 		}
 	}
@@ -575,6 +596,7 @@ func (b *Broker) startFlightLocked(e *entry) *flight {
 
 func (b *Broker) fly(e *entry, src auth.Source, f *flight) {
 	b.idpCalls.Add(1)
+	// The network call's own deadline: real time, however the broker's clock runs.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*b.policy.MaxWait)
 	tok, err := src.Acquire(ctx, e.scopes)
 	cancel()

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,13 +375,38 @@ func TestMinValidRequestWaitsForFreshToken(t *testing.T) {
 }
 
 func TestWaitIsBoundedByMaxWait(t *testing.T) {
-	b, _, src := setup(t, Policy{MaxWait: 20 * time.Millisecond}, time.Hour, 0.5)
+	b, clk, src := setup(t, Policy{MaxWait: 20 * time.Second}, time.Hour, 0.5)
 	src.gate = make(chan struct{})
 	defer close(src.gate)
-	_, err := b.Token(context.Background(), "prod", scopes, 0)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Token(context.Background(), "prod", scopes, 0)
+		errc <- err
+	}()
+	// The wait is timed on the broker's clock: it ends when that clock says so.
+	waitFor(t, func() bool { return clk.Pending() >= 2 }) // the sweep and the wait
+	clk.Advance(19 * time.Second)
+	select {
+	case err := <-errc:
+		t.Fatalf("the wait ended before MaxWait: %v", err)
+	default:
+	}
+	clk.Advance(time.Second)
+	err := <-errc
 	var ae *auth.Error
-	if !errors.As(err, &ae) || ae.Kind != auth.KindUnavailable {
+	if !errors.As(err, &ae) || ae.Kind != auth.KindUnavailable || !strings.Contains(err.Error(), "did not answer within 20s") {
 		t.Fatalf("err = %v, want unavailable after MaxWait", err)
+	}
+}
+
+func TestCanceledWaitSaysSo(t *testing.T) {
+	b, _, src := setup(t, Policy{}, time.Hour, 0.5)
+	src.gate = make(chan struct{})
+	defer close(src.gate)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.Token(ctx, "prod", scopes, 0); auth.KindOf(err) != auth.KindUnavailable || !strings.Contains(err.Error(), "ended before") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -141,17 +141,21 @@ func TestUnmeetableMinValidOnColdKey(t *testing.T) {
 	}
 }
 
-// renewalGaps advances the clock through n renewals and returns the time
-// between consecutive ones.
-func renewalGaps(t *testing.T, b *Broker, clk interface{ Advance(time.Duration) }, n int) []time.Duration {
+// expectRenewals advances the clock through n renewals and fails unless
+// each comes want after the one before.
+func expectRenewals(t *testing.T, b *Broker, clk interface{ Advance(time.Duration) }, n int, want time.Duration) {
 	t.Helper()
-	var gaps []time.Duration
-	for range n {
+	for i := range n {
 		st := b.State()[0]
-		gaps = append(gaps, st.RenewsAt.Sub(st.LastRenewal))
-		clk.Advance(st.RenewsAt.Sub(st.LastRenewal))
+		if g := st.RenewsAt.Sub(st.LastRenewal); g != want {
+			t.Fatalf("renewal %d planned %s after the previous one, want %s", i+1, g, want)
+		}
+		calls := b.IdPCalls()
+		clk.Advance(want)
+		if b.IdPCalls() != calls+1 {
+			t.Fatalf("renewal %d: %d calls, want 1", i+1, b.IdPCalls()-calls)
+		}
 	}
-	return gaps
 }
 
 // One --min-valid 55m on a 75-minute token gets a fresh token at once, and
@@ -173,11 +177,7 @@ func TestOneLargeDemandDoesNotRatchet(t *testing.T) {
 	if src.Calls() != 2 || s.ExpiresOn.Sub(clk.Now()) < 55*time.Minute || s.Warning != "" {
 		t.Fatalf("calls %d, %s left, warning %q; want a fresh token", src.Calls(), s.ExpiresOn.Sub(clk.Now()), s.Warning)
 	}
-	for i, g := range renewalGaps(t, b, clk, 5) {
-		if g != def {
-			t.Fatalf("renewal %d came %s after the previous one, want the default %s", i+1, g, def)
-		}
-	}
+	expectRenewals(t, b, clk, 5, def)
 }
 
 // A refused --min-valid 2h moves nothing: same renewals as without it.
@@ -194,11 +194,7 @@ func TestRefusedDemandDoesNotMoveSchedule(t *testing.T) {
 		t.Fatalf("a refused demand called Entra: %d calls", src.Calls())
 	}
 	clk.Advance(def - 30*time.Minute)
-	for i, g := range renewalGaps(t, b, clk, 5) {
-		if g != def {
-			t.Fatalf("renewal %d came %s after the previous one, want %s", i+1, g, def)
-		}
-	}
+	expectRenewals(t, b, clk, 5, def)
 }
 
 // A demand that requests keep making shapes renewals so that no request
@@ -226,11 +222,7 @@ func TestDemandShapesRenewalWhileMadeThenDecays(t *testing.T) {
 	}
 	// Nobody asks any more: after the window, the default 45m is back.
 	clk.Advance(2 * time.Hour)
-	for i, g := range renewalGaps(t, b, clk, 3) {
-		if g != 45*time.Minute {
-			t.Fatalf("renewal %d after the demand lapsed: %s, want 45m", i+1, g)
-		}
-	}
+	expectRenewals(t, b, clk, 3, 45*time.Minute)
 }
 
 // Whatever mix of demands and callers arrives, no two provider calls for one

@@ -50,7 +50,7 @@ func writeErrorBody(w http.ResponseWriter, status int, b errorBody) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body) // no newline: the Go SDK shows the body verbatim inside its own sentence
 }
 
 // tokenFailure is how an endpoint answers a failure to get a token.

@@ -296,7 +296,14 @@ func (s *Server) serveConn(c net.Conn) {
 	defer s.untrack(c)
 
 	var peer ipc.Peer
-	who := "a client"
+	known := false // peer is set
+	// who names the client in reports; formatted only when one is made.
+	who := func() string {
+		if known {
+			return peer.String()
+		}
+		return "a client"
+	}
 	checkPeer := func() bool {
 		p, err := ipc.PeerOf(c)
 		if err != nil {
@@ -309,7 +316,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.refuse(c, code, err.Error())
 			return false
 		}
-		peer, who = p, p.String()
+		peer, known = p, true
 		return true
 	}
 	if !ipc.PeerKnownAfterRead && !checkPeer() {
@@ -324,19 +331,19 @@ func (s *Server) serveConn(c net.Conn) {
 		case errors.Is(err, io.EOF):
 			// Connected and left (e.g. a liveness probe).
 		case errors.Is(err, net.ErrClosed) && !s.isClosing():
-			s.report(fmt.Errorf("ipc: dropped %s: it had sent no request when %d connections were open", who, s.maxConns()))
+			s.report(fmt.Errorf("ipc: dropped %s: it had sent no request when %d connections were open", who(), s.maxConns()))
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			s.report(fmt.Errorf("ipc: dropped %s: no request within %s", who, s.readTimeout()))
+			s.report(fmt.Errorf("ipc: dropped %s: no request within %s", who(), s.readTimeout()))
 			c.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
 			ipc.WriteMessage(c, errorResponse(ipc.CodeUsage, fmt.Sprintf("no request arrived within %s", s.readTimeout())))
 		case errors.As(err, &verr):
-			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who, err))
+			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who(), err))
 			s.refuse(c, ipc.CodeUsage, fmt.Sprintf("the client speaks protocol version %d, this daemon speaks version %d: run matching versions of entra-helper and entra-helperd", verr.Got, ipc.ProtocolVersion))
 		case errors.Is(err, ipc.ErrMessageTooLarge), errors.Is(err, ipc.ErrMalformed):
-			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who, err))
+			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who(), err))
 			s.refuse(c, ipc.CodeUsage, "malformed request: "+trimPrefix(err.Error()))
 		default:
-			s.report(fmt.Errorf("ipc: reading the request of %s: %w", who, err))
+			s.report(fmt.Errorf("ipc: reading the request of %s: %w", who(), err))
 		}
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"io/fs"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -350,7 +351,11 @@ func TestFederatedFlow(t *testing.T) {
 	p := f.profile(Options{})
 
 	_, err := p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindFailed, "cannot read the federated token file", f.p.FederatedTokenFile, "no such file")
+	var missing *fs.PathError // the OS's own words for a missing file
+	if _, serr := os.Stat(f.p.FederatedTokenFile); !errors.As(serr, &missing) {
+		t.Fatalf("stat of the missing token file: %v", serr)
+	}
+	wantKind(t, err, auth.KindFailed, "cannot read the federated token file", f.p.FederatedTokenFile, missing.Err.Error())
 
 	write := func(subject string) {
 		if err := os.WriteFile(f.p.FederatedTokenFile, []byte(f.srv.IssueFederatedToken(subject, "")+"\n"), 0o600); err != nil {

@@ -1,3 +1,8 @@
+//go:build unix
+
+// The attacks use Unix credentials (another uid through SysProcAttr);
+// internal/winesmoke covers what Wine can show of Windows.
+
 package e2e
 
 import (

@@ -1,7 +1,12 @@
+//go:build unix
+
 // Package e2e runs the real entra-helperd and entra-helper binaries against
 // the fake Entra ID (internal/entratest) and a real Secret Service, the way a
 // user does, and checks what a user sees, plus that no secret or token ever
 // lands in a log, an output or a file.
+//
+// Unix only (a Unix socket and a Secret Service): the Windows build runs
+// under Wine in internal/winesmoke (make test-windows).
 package e2e
 
 import (

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // The encrypted file store (store = "file"), as a headless service uses it:
@@ -33,8 +35,7 @@ func TestFileStoreEndToEnd(t *testing.T) {
 	keyFile := filepath.Join(e.dir, "store.key")
 	writeStoreKey(t, keyFile)
 	e.daemonConfig(`store = "file"`, `state_dir = "`+stateDir+`"`, `store_key_file = "`+keyFile+`"`)
-	e.entra.AddUser(entratest.User{Username: alice, Password: alicePassword})
-	e.entra.AddApp(entratest.App{ClientID: publicClientID, Public: true, DefaultUser: alice})
+	e.addAlice()
 	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
 	e.secrets = append(e.secrets, secret)
 	e.startDaemon()

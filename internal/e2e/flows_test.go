@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Every sign-in flow the way a user goes through it, with the real binaries:
@@ -408,11 +410,15 @@ var (
 	flowRE         = regexp.MustCompile(`flow = "([^"]+)"`)
 )
 
+// addAlice registers alice and the public client app that signs her in by
+// default at the fake.
+func (e *env) addAlice() {
+	e.entra.AddUser(entratest.User{Username: alice, Password: alicePassword})
+	e.entra.AddApp(entratest.App{ClientID: publicClientID, Public: true, DefaultUser: alice})
+}
+
 func flowCases() []flowCase {
-	publicApp := func(e *env) {
-		e.entra.AddUser(entratest.User{Username: alice, Password: alicePassword})
-		e.entra.AddApp(entratest.App{ClientID: publicClientID, Public: true, DefaultUser: alice})
-	}
+	publicApp := (*env).addAlice
 	spSecret := "e2e-flows~ClientSecret.Value-0123456789abc"
 	return []flowCase{{
 		flow:    "browser",
@@ -852,8 +858,7 @@ func TestDeadRefreshToken(t *testing.T) {
 			t.Parallel()
 			name := "e2e-dead-rt-" + tc.name
 			e := newEnvWith(t, entratest.Options{AutoApproveDeviceCodes: true}, profileTOML(name, "device-code", publicClientID))
-			e.entra.AddUser(entratest.User{Username: alice, Password: alicePassword})
-			e.entra.AddApp(entratest.App{ClientID: publicClientID, Public: true, DefaultUser: alice})
+			e.addAlice()
 			e.startDaemon()
 			t.Cleanup(func() {
 				if e.daemon != nil {

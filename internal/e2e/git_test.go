@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // git over HTTPS through `entra-helper credential`, with the real git: a
@@ -166,8 +168,7 @@ func TestGitThroughCredentialHelper(t *testing.T) {
 		profileTOML(spName, "client-secret", spClientID)+profileTOML(userName, "device-code", publicClientID))
 	e.secrets = append(e.secrets, secret)
 	e.entra.AddApp(entratest.App{ClientID: spClientID, Secret: secret})
-	e.entra.AddUser(entratest.User{Username: alice, Password: alicePassword})
-	e.entra.AddApp(entratest.App{ClientID: publicClientID, Public: true, DefaultUser: alice})
+	e.addAlice()
 	e.startDaemon()
 	t.Cleanup(func() {
 		if e.daemon != nil {

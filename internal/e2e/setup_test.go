@@ -206,7 +206,7 @@ func TestDoctorFixSwitchesToFileStore(t *testing.T) {
 	w := newSetupWorld(t, e.environ, e.home)
 	w.entra.AddApp(entratest.App{ClientID: spClientID, Secret: setupSecret})
 	t.Cleanup(w.stopDaemon)
-	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nstore = \"keyring\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"" +
+	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\nstore = \"keyring\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"" +
 		w.entra.Tenant() + "\"\nclient_id = \"" + spClientID + "\"\nauthority_host = \"" + w.entra.URL() + "\"\n")
 
 	out, stderr, code := w.run("", "doctor", "--fix")
