@@ -277,7 +277,7 @@ func (a *app) pickStore(ctx context.Context, cfgPath, doc, want string) (storePl
 			return storePlan{}, failf("%s; %s", c.Message, c.Fix)
 		}
 		p, err := a.fileStorePlan(cfgPath, doc)
-		p.why = "the keychain cannot be used here (" + strings.TrimPrefix(c.Message, "keyring: ") + ")"
+		p.why = "the keychain cannot be used here: " + strings.TrimPrefix(c.Message, "keyring: ")
 		return p, err
 	}
 	p, err := a.fileStorePlan(cfgPath, doc)
@@ -359,7 +359,7 @@ func (p storePlan) daemonKeys() []tomlKey {
 
 // describe says, for the plan, what the store part writes.
 func (p storePlan) describe(w func(string, ...any)) {
-	w("  store: %s (%s)", p.kind, p.why)
+	w("  store: %s: %s", p.kind, p.why)
 	if p.kind == "file" {
 		if p.createKey {
 			w("  create %s: a fresh random 32-byte key, mode 0600", p.keyFile)
