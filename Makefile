@@ -53,7 +53,9 @@ demo: build
 bench: build
 	scripts/bench.sh
 
-# A simulated day of renewals (long; not part of `make test`).
+# Simulated days of renewals for 5 min, 10 min, 60–90 min and 24 h lifetimes on a
+# fake clock: Entra calls per planned renewal interval (the table in
+# docs/performance.md); a few seconds, behind -soak so `make test` stays lean.
 soak:
 	$(GO) test ./daemon/broker/ -run TestSoak -count=1 -v -soak
 

@@ -88,6 +88,11 @@ type Daemon struct {
 	cfg      *config.Config
 	profiles map[string]auth.Profile
 	logins   map[string]bool // profiles with a sign-in under way
+	// accounts is the last known account of each profile: read from the
+	// store at start and when a profile's settings change, set by login
+	// and logout. status reads it, never the store, so it answers at once
+	// while a sign-in holds the profile.
+	accounts map[string]accountState
 
 	metaSecret string
 	metaAddr   string // the metadata endpoint's bound address; "" when off
@@ -124,7 +129,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	d := &Daemon{opts: opts, cfg: cfg, started: opts.Clock.Now(), logins: map[string]bool{}}
+	d := &Daemon{opts: opts, cfg: cfg, started: opts.Clock.Now(), logins: map[string]bool{}, accounts: map[string]accountState{}}
 	d.log, d.level, err = newLogger(cfg.Daemon, opts.Stderr)
 	if err != nil {
 		return err
@@ -164,9 +169,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
-	if err := d.applyProfiles(cfg); err != nil {
+	changed, err := d.applyProfiles(cfg)
+	if err != nil {
 		return err
 	}
+	d.readAccounts(ctx, changed)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -221,7 +228,7 @@ func Run(ctx context.Context, opts Options) error {
 		zap.String("version", opts.Version), zap.String("socket", opts.SocketPath), zap.Bool("system", opts.System),
 		zap.String("config", opts.ConfigPath), zap.String("metadata", d.metaAddr),
 		zap.String("identity", d.idAddr), zap.Int("pid", os.Getpid()))
-	d.warmUp(ctx)
+	d.warmUp(changed)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -240,6 +247,10 @@ loop:
 		}
 	}
 	d.log.Info("entra-helperd stopping")
+	// First the calls to Entra: cancelled and waited for, and none starts
+	// from now on; requests waiting on them are answered at once.
+	d.broker.Close()
+	defer d.http.CloseIdleConnections()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, hs := range []*http.Server{meta, ident} {
@@ -273,8 +284,9 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
-// new or changed, and drops profiles cfg no longer has.
-func (d *Daemon) applyProfiles(cfg *config.Config) error {
+// new or changed, and drops profiles cfg no longer has. It returns the
+// names of the new and changed profiles.
+func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Now: d.opts.Clock.Now}
 	next := make(map[string]auth.Profile, len(cfg.Profiles))
 	d.mu.RLock()
@@ -287,10 +299,11 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 		}
 		prof, err := d.newProfile(p, srcOpts)
 		if err != nil {
-			return fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
+			return nil, fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}
 		next[name] = prof
 	}
+	var changed []string
 	for name := range old {
 		if _, ok := next[name]; !ok {
 			d.broker.SetSource(name, nil)
@@ -299,12 +312,46 @@ func (d *Daemon) applyProfiles(cfg *config.Config) error {
 	for name, prof := range next {
 		if old[name] != prof {
 			d.broker.SetSource(name, prof)
+			changed = append(changed, name)
 		}
 	}
 	d.mu.Lock()
 	d.cfg, d.profiles = cfg, next
+	for name := range d.accounts {
+		if _, ok := next[name]; !ok {
+			delete(d.accounts, name)
+		}
+	}
 	d.mu.Unlock()
-	return nil
+	return changed, nil
+}
+
+// accountState is what the daemon last knew of a profile's sign-in.
+type accountState struct {
+	account  auth.Account
+	signedIn bool
+}
+
+// setAccount records a profile's account (after a sign-in or sign-out).
+func (d *Daemon) setAccount(name string, a auth.Account, signedIn bool) {
+	d.mu.Lock()
+	d.accounts[name] = accountState{account: a, signedIn: signedIn}
+	d.mu.Unlock()
+}
+
+// readAccounts reads the account of each named profile from its source
+// (the store), for the snapshot status shows. The profiles are new, so no
+// sign-in holds them.
+func (d *Daemon) readAccounts(ctx context.Context, names []string) {
+	d.mu.RLock()
+	profiles := d.profiles
+	d.mu.RUnlock()
+	for _, name := range names {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		a, ok := profiles[name].Account(actx)
+		cancel()
+		d.setAccount(name, a, ok)
+	}
 }
 
 // startCheckTimeout bounds the store check at start, below the client's
@@ -344,10 +391,12 @@ func (d *Daemon) reload() {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(fmt.Errorf("%s: %w", cfg.Path, err)))
 		return
 	}
-	if err := d.applyProfiles(cfg); err != nil {
+	changed, err := d.applyProfiles(cfg)
+	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
 		return
 	}
+	d.readAccounts(context.Background(), changed)
 	if lvl, err := zap.ParseAtomicLevel(cfg.Daemon.LogLevel); err == nil {
 		d.level.SetLevel(lvl.Level())
 	}
@@ -358,26 +407,23 @@ func (d *Daemon) reload() {
 		d.log.Warn("store, state_dir, metadata_listen, identity_listen and log_format changes take effect after a restart")
 	}
 	d.log.Info("config reloaded", zap.Int("profiles", len(cfg.Profiles)))
-	d.warmUp(context.Background())
+	d.warmUp(changed)
 }
 
-// warmUp pins the configured scopes of every signed-in profile, so they are
-// fetched now and kept fresh without waiting for a first request.
-func (d *Daemon) warmUp(ctx context.Context) {
+// warmUp pins the configured scopes of the named profiles that are signed
+// in, so they are fetched now (in the broker's background) and kept fresh
+// without waiting for a first request.
+func (d *Daemon) warmUp(names []string) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	for name, prof := range d.profiles {
+	for _, name := range names {
 		p := d.cfg.Profiles[name]
-		go func() {
-			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if _, ok := prof.Account(actx); !ok {
-				return
-			}
-			if err := d.broker.Pin(name, p.Scopes); err != nil {
-				d.log.Warn("cannot keep the profile's scopes fresh", zap.String("profile", name), zap.Error(err))
-			}
-		}()
+		if p == nil || !d.accounts[name].signedIn {
+			continue
+		}
+		if err := d.broker.Pin(name, p.Scopes); err != nil {
+			d.log.Warn("cannot keep the profile's scopes fresh", zap.String("profile", name), zap.Error(err))
+		}
 	}
 }
 

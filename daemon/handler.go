@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -72,6 +73,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		if err := prof.Logout(ctx); err != nil {
 			return nil, err
 		}
+		d.setAccount(p.Name, auth.Account{}, false)
 		d.broker.Forget(p.Name)
 		d.log.Info("signed out", zap.String("profile", p.Name), zap.Stringer("peer", peer))
 		return &ipc.Response{}, nil
@@ -175,6 +177,7 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 	if err != nil {
 		return nil, err
 	}
+	d.setAccount(p.Name, acct, true)
 	d.broker.Forget(p.Name)
 	if err := d.broker.Pin(p.Name, p.Scopes); err != nil {
 		d.log.Warn("cannot keep the profile's scopes fresh", zap.String("profile", p.Name), zap.Error(err))
@@ -208,12 +211,18 @@ func (d *Daemon) verify(ctx context.Context, p *config.Profile, token string) (*
 func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	d.mu.RLock()
 	cfg, profiles := d.cfg, d.profiles
+	accounts := maps.Clone(d.accounts)
 	d.mu.RUnlock()
 	now := d.opts.Clock.Now()
 	st := &ipc.Status{
 		Version: d.opts.Version, PID: os.Getpid(), StartedAt: d.started.Unix(), Uptime: now.Sub(d.started).Seconds(),
 		Store: d.store.Name(), Config: cfg.Path, MetadataURL: d.metaAddr, IdentityURL: d.idAddr,
 		Requests: d.requests.Load(), IdPCalls: d.broker.IdPCalls(),
+	}
+	if d.remember != nil {
+		if u, ok := d.remember.Unavailable(); ok {
+			st.StoreReason = u.Error() // the sentence every store call answers with now
+		}
 	}
 	byProfile := map[string][]ipc.TokenStatus{}
 	stateOf := map[string]string{}
@@ -251,9 +260,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 		if ps.Tokens == nil {
 			ps.Tokens = []ipc.TokenStatus{}
 		}
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		acct, signedIn := profiles[name].Account(actx)
-		cancel()
+		acct, signedIn := accounts[name].account, accounts[name].signedIn
 		if acct.Username != "" {
 			ps.Account = acct.Username
 		} else {

@@ -676,3 +676,33 @@ func TestKeyringUnresponsiveChild(t *testing.T) {
 	}
 	t.Log("timed out as expected:", err)
 }
+
+func TestKeyringClassifiesBackendFailures(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want Reason
+	}{
+		{keyring.ErrSetDataTooBig, ItemTooLarge},
+		{errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'"), KeychainLocked},
+		{errors.New("Access is denied."), AccessDenied},
+	} {
+		fb := newFakeBackend()
+		fb.setHook(func(op, _, _ string) error {
+			if op == "set" {
+				return c.err
+			}
+			return nil
+		})
+		k := NewKeyring(KeyringOptions{Service: "s", ConfigPath: "/etc/cfg.toml"})
+		k.backend = fb
+		err := k.Set(context.Background(), "profile/p/secret", []byte("v"))
+		u, ok := AsUnavailable(err)
+		if !ok || u.Reason != c.want {
+			t.Errorf("backend error %q: %v, want %v", c.err, err, c.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), `store = "file"`) || !strings.Contains(err.Error(), "/etc/cfg.toml") {
+			t.Errorf("%v: the fix names neither the file store nor the config file", err)
+		}
+	}
+}

@@ -33,7 +33,8 @@ Options:
                           https://management.core.windows.net//.default, whose tokens carry
                           the audience with its trailing slash)
       --min-valid DUR     the token must stay valid at least this long (e.g. 10m; default:
-                          the daemon's min_valid)
+                          the daemon's min_valid); refused (exit 2) when Entra issues
+                          tokens no longer than that
   -o, --output FORMAT     token (default): the bare token
                           json: {"access_token","token_type","expires_on","expires_in",
                                 "profile","scope","tenant"}

@@ -90,12 +90,21 @@ type Broker struct {
 
 	idpCalls atomic.Uint64
 
+	// ctx is the parent of every provider call; Close cancels it and
+	// waits for the calls (flights) to return.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	flights sync.WaitGroup
+
 	mu      sync.Mutex
 	sources map[string]auth.Source
 	entries map[string]*entry
 	sweep   clock.Timer
 	closed  bool
 }
+
+// ErrClosed is returned by Token, Serve and Pin once Close has been called.
+var ErrClosed = &auth.Error{Kind: auth.KindUnavailable, Message: "entra-helperd is stopping; try again when it is back"}
 
 // maxDemands bounds the distinct demands (and warning causes) remembered per key.
 const maxDemands = 8
@@ -152,6 +161,7 @@ func New(clk clock.Clock, p Policy) *Broker {
 		sources: map[string]auth.Source{},
 		entries: map[string]*entry{},
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.mu.Lock()
 	b.scheduleSweep()
 	b.mu.Unlock()
@@ -236,10 +246,11 @@ func (b *Broker) dropLocked(key string, e *entry) {
 // IdPCalls is how many times the broker called a source.
 func (b *Broker) IdPCalls() uint64 { return b.idpCalls.Load() }
 
-// Close stops every timer. Tokens are forgotten.
+// Close stops every timer, cancels the provider calls in flight and waits
+// for them to return; no call starts afterwards (Token, Serve and Pin fail
+// with ErrClosed). Tokens are forgotten.
 func (b *Broker) Close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
 	if b.sweep != nil {
 		b.sweep.Stop()
@@ -247,6 +258,9 @@ func (b *Broker) Close() {
 	for k, e := range b.entries {
 		b.dropLocked(k, e)
 	}
+	b.mu.Unlock()
+	b.cancel()
+	b.flights.Wait()
 }
 
 // Key returns the cache key of scopes: sorted, deduplicated, space-joined.
@@ -339,6 +353,10 @@ func (b *Broker) Token(ctx context.Context, profile string, scopes []string, min
 // the last request that made them; refused ones never do.
 func (b *Broker) Serve(ctx context.Context, req Request) (Served, error) {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return Served{}, ErrClosed
+	}
 	e, err := b.lookupLocked(req.Profile, req.Scopes)
 	if err != nil {
 		b.mu.Unlock()
@@ -590,14 +608,17 @@ func (b *Broker) startFlightLocked(e *entry) *flight {
 		e.timer = nil
 	}
 	src := b.sources[e.profile]
+	b.flights.Add(1) // under b.mu with b.closed false: Close waits for it
 	go b.fly(e, src, f)
 	return f
 }
 
 func (b *Broker) fly(e *entry, src auth.Source, f *flight) {
+	defer b.flights.Done()
 	b.idpCalls.Add(1)
-	// The network call's own deadline: real time, however the broker's clock runs.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*b.policy.MaxWait)
+	// The network call's own deadline: real time, however the broker's
+	// clock runs; Close cancels it earlier.
+	ctx, cancel := context.WithTimeout(b.ctx, 2*b.policy.MaxWait)
 	tok, err := src.Acquire(ctx, e.scopes)
 	cancel()
 	b.mu.Lock()
@@ -731,6 +752,9 @@ func (b *Broker) renewDue(e *entry) {
 // it is dropped), must not be retried yet, or its valid token's renewal has
 // moved later because a demand lapsed. It returns the flight, if any.
 func (b *Broker) startRenewalLocked(e *entry) *flight {
+	if b.closed {
+		return nil
+	}
 	now := b.clock.Now()
 	if !e.pinned && now.Sub(e.lastUsed) >= b.policy.IdleAfter {
 		b.dropLocked(e.key, e)
@@ -788,6 +812,9 @@ func (b *Broker) sweepLocked() {
 func (b *Broker) Pin(profile string, scopes []string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
 	e, err := b.lookupLocked(profile, scopes)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"go.uber.org/zap/zapcore"
+
 	"github.com/entra-helper/entra-helper/entra"
 )
 
@@ -86,5 +88,20 @@ func sameWorkspace(want, got string) bool {
 	return ok && g == want
 }
 
-// bodyPool holds the buffers token answers are rendered into.
+// bodyPool holds the buffers token answers are rendered into (writeToken).
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// answerLevel is the log level of an endpoint's answer: a token handed out
+// (200) is logged at debug level only, since the access policy's audit
+// trail records it (aggregated) and a line per answer would cost more than
+// the rest of the answer (docs/performance.md); a refusal at info, a
+// failure (5xx) at warn.
+func answerLevel(status int) zapcore.Level {
+	switch {
+	case status == http.StatusOK:
+		return zapcore.DebugLevel
+	case status >= 500:
+		return zapcore.WarnLevel
+	}
+	return zapcore.InfoLevel
+}

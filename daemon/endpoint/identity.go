@@ -87,7 +87,7 @@ type Identity struct {
 	ObjectID func(profile string) string
 	// MinValid returns the configured min_valid (nil: 0, so 60s applies).
 	MinValid func() time.Duration
-	// Log receives one line per answer (nil: no logging).
+	// Log receives one line per answer, a 200 at debug level (nil: no logging).
 	Log *zap.Logger
 	// Access is the daemon's access policy (nil: every request is allowed
 	// and nothing is audited): it admits the peer once the secret checked
@@ -331,19 +331,6 @@ func selectProfile(req identityRequest, profiles []IdentityProfile, def string, 
 	return "", badRequest(fmt.Sprintf("%s names several profiles (%s); put the one to use in the endpoint's path", what, strings.Join(found, ", ")), "ambiguous identity")
 }
 
-// identityToken is the answer body. Numbers are strings, as IMDS and App
-// Service send them: the Go and JS MSALs read expires_on, Terraform and the
-// IMDS path of MSAL Python read expires_in, Python's azure-identity caches
-// by resource.
-type identityToken struct {
-	AccessToken string `json:"access_token"`
-	ClientID    string `json:"client_id,omitempty"`
-	ExpiresIn   string `json:"expires_in"`
-	ExpiresOn   string `json:"expires_on"`
-	Resource    string `json:"resource"`
-	TokenType   string `json:"token_type"`
-}
-
 // ServeHTTP implements http.Handler.
 func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
@@ -393,14 +380,20 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	expiresIn := int64(tok.ExpiresOn.Sub(h.now()) / time.Second)
-	if err := writeToken(w, identityToken{
-		AccessToken: tok.Value.Reveal(), ClientID: clientID, TokenType: "Bearer", Resource: req.resource,
-		ExpiresOn: strconv.FormatInt(tok.ExpiresOn.Unix(), 10), ExpiresIn: strconv.FormatInt(expiresIn, 10),
-	}); err != nil {
-		h.fail(w, r, req.proto, profile, &identityError{status: http.StatusInternalServerError, code: CodeServerError,
-			desc: "cannot encode the token", reason: "encode"}, start, zap.Error(err))
-		return
-	}
+	// The answer body. Numbers are strings, as IMDS and App Service send
+	// them: the Go and JS MSALs read expires_on, Terraform and the IMDS
+	// path of MSAL Python read expires_in, Python's azure-identity caches
+	// by resource.
+	writeToken(w, func(b []byte) []byte {
+		b = appendJSONString(b, "access_token", tok.Value.Reveal())
+		if clientID != "" {
+			b = appendJSONString(b, "client_id", clientID)
+		}
+		b = appendJSONString(b, "expires_in", strconv.FormatInt(expiresIn, 10))
+		b = appendJSONString(b, "expires_on", strconv.FormatInt(tok.ExpiresOn.Unix(), 10))
+		b = appendJSONString(b, "resource", req.resource)
+		return appendJSONString(b, "token_type", "Bearer")
+	})
 	if h.Access != nil {
 		h.Access.Granted(peer, access.Identity, profile, scope, tok.ExpiresOn)
 	}
@@ -458,6 +451,10 @@ func (h *Identity) log(r *http.Request, proto, profile string, status int, reaso
 	if h.Log == nil {
 		return
 	}
+	ce := h.Log.Check(answerLevel(status), "managed-identity request")
+	if ce == nil {
+		return
+	}
 	fields := []zap.Field{
 		zap.Int("status", status),
 		zap.String("method", r.Method),
@@ -473,10 +470,5 @@ func (h *Identity) log(r *http.Request, proto, profile string, status int, reaso
 	if reason != "" {
 		fields = append(fields, zap.String("reason", reason))
 	}
-	fields = append(fields, extra...)
-	if status >= 500 {
-		h.Log.Warn("managed-identity request", fields...)
-		return
-	}
-	h.Log.Info("managed-identity request", fields...)
+	ce.Write(append(fields, extra...)...)
 }

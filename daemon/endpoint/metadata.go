@@ -65,7 +65,7 @@ type Metadata struct {
 	Profiles func(name string) (databricksHost string, scopes []string, ok bool)
 	// MinValid returns the configured min_valid (nil: 0, so 60s applies).
 	MinValid func() time.Duration
-	// Log receives one line per answer (nil: no logging).
+	// Log receives one line per answer, a 200 at debug level (nil: no logging).
 	Log *zap.Logger
 	// Access is the daemon's access policy (nil: every request is allowed
 	// and nothing is audited; tests). Its server must use
@@ -156,16 +156,11 @@ func (m *Metadata) token(w http.ResponseWriter, r *http.Request, peer ipc.Peer, 
 		m.log(r, profile, f.Status, "token error", start, zap.Error(err))
 		return
 	}
-	bp := bodyPool.Get().(*[]byte)
-	body := appendJSONString((*bp)[:0], "access_token", tok.Value.Reveal())
-	body = appendJSONString(body, "token_type", "Bearer")
-	body = append(appendJSONInt(body, "expires_on", tok.ExpiresOn.Unix()), '}')
-	setTokenHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body) // copied into the connection's buffer
-	clear(body)          // no copy of the token stays in the pool
-	*bp = body[:0]
-	bodyPool.Put(bp)
+	writeToken(w, func(b []byte) []byte {
+		b = appendJSONString(b, "access_token", tok.Value.Reveal())
+		b = appendJSONString(b, "token_type", "Bearer")
+		return appendJSONInt(b, "expires_on", tok.ExpiresOn.Unix())
+	})
 	m.log(r, profile, http.StatusOK, "", start, zap.Time("expires_on", tok.ExpiresOn))
 	if m.Access != nil {
 		m.Access.Granted(peer, access.Metadata, profile, strings.Join(scopes, " "), tok.ExpiresOn)
@@ -212,22 +207,13 @@ func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string
 	m.log(r, profile, status, reason, start)
 }
 
-// log records one answer: never the path (it holds the secret) nor a token.
-// A token handed out is logged at debug level only: the access policy's
-// audit trail records it (aggregated), and a line per answer would cost
-// the hot path more than the rest of the answer (docs/performance.md).
+// log records one answer (at answerLevel): never the path (it holds the
+// secret) nor a token.
 func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if m.Log == nil {
 		return
 	}
-	level := zap.InfoLevel
-	switch {
-	case status == http.StatusOK:
-		level = zap.DebugLevel
-	case status >= 500:
-		level = zap.WarnLevel
-	}
-	ce := m.Log.Check(level, "metadata request")
+	ce := m.Log.Check(answerLevel(status), "metadata request")
 	if ce == nil {
 		return
 	}

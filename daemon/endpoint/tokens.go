@@ -2,7 +2,6 @@ package endpoint
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -38,15 +37,17 @@ func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []str
 	return tok, nil
 }
 
-// writeToken answers 200 with v, a token answer, as JSON that no cache
-// keeps.
-func writeToken(w http.ResponseWriter, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
+// writeToken answers 200 with a token answer as JSON that no cache keeps:
+// render appends the object's fields (appendJSONString, appendJSONInt) to
+// an empty buffer, without reflection. The pooled buffer is zeroed after
+// the write, so no copy of the token stays in the pool.
+func writeToken(w http.ResponseWriter, render func(b []byte) []byte) {
+	bp := bodyPool.Get().(*[]byte)
+	body := append(render((*bp)[:0]), '}')
 	setTokenHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-	return nil
+	_, _ = w.Write(body) // copied into the connection's buffer
+	clear(body)
+	*bp = body[:0]
+	bodyPool.Put(bp)
 }

@@ -139,6 +139,13 @@ func TestNoSessionBus(t *testing.T) {
 		t.Errorf("the client points at a log instead of the reason: %q", stderr)
 	}
 
+	// A broken config: the client shows the daemon's file:line:key.
+	e.writeConfig("[profiles.sp]\nflow = \"client-secret\"\nflwo = \"x\"\n")
+	_, stderr, code, _ = e.run("entra-helper", "token", "-p", "sp")
+	if code != 4 || !strings.Contains(stderr, e.cfg+":3") || !strings.Contains(stderr, "flwo") {
+		t.Errorf("token with a broken config: exit %d, %q; want 4 naming %s:3 and the key", code, stderr, e.cfg)
+	}
+
 	// A config with the default store = "keyring", and no session bus.
 	e.writeConfig("[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"" + spClientID + "\"\n")
 	problem := "keyring: there is no D-Bus session bus to find a Secret Service on (DBUS_SESSION_BUS_ADDRESS is unset"

@@ -55,14 +55,8 @@ func (s *Server) serveManagedIdentity(w http.ResponseWriter, r *http.Request) {
 	s.byPath[r.URL.Path]++
 	latency := s.latency
 	s.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !waitLatency(r, latency) {
+		return
 	}
 	fail := func(status int, msg string) {
 		writeJSON(w, status, miError{StatusCode: status, Message: msg, CorrelationID: newUUID()})

@@ -251,7 +251,7 @@ func (r *runner) mainEnv(secret, password string) {
 	// (a token bucket) would otherwise refuse the phases after them.
 	r.startup(e)
 	r.clientTraces(e)
-	r.metadataLoad(e)
+	r.httpLoad(e)
 	r.coldRequests(e)
 	r.socketLoad(e)
 	if rss, err := bench.RSS(e.pid); err == nil {
@@ -449,24 +449,39 @@ func (r *runner) httpRatios(area string, d, f map[int]load) {
 	}
 }
 
-// metadataLoad measures the Databricks metadata endpoint against the
-// floor's bare net/http handler, and the peer-uid lookups.
-func (r *runner) metadataLoad(e *env) {
+// httpLoad measures the loopback HTTP endpoints (the Databricks metadata
+// endpoint, and the managed-identity endpoint where the daemon has one)
+// against the floor's bare net/http handler, and the peer-uid lookups.
+func (r *runner) httpLoad(e *env) {
 	resp, err := e.call(&ipc.Request{Op: ipc.OpProfile, Profile: "sp"})
 	if err != nil || resp.Profile == nil || resp.Profile.MetadataURL == "" {
 		r.fail("metadata", "metadata URL", fmt.Errorf("profile op: %v", err))
 		return
 	}
-	u := resp.Profile.MetadataURL
-	h := http.Header{"X-Databricks-Metadata-Version": {"1"}, "X-Databricks-Host": {databricks}}
-	get := func(url string) func(int) loadgen.Result {
+	get := func(url string, h http.Header) func(int) loadgen.Result {
 		return func(c int) loadgen.Result { return loadgen.HTTP(context.Background(), url, h, c, r.dur) }
 	}
-	runs := r.compare(
-		surface{"metadata", e.pid, get(u), e.pprofURL()},
-		surface{"HTTP floor: bare net/http, constant body", r.floor.pid, get(r.floor.HTTP), ""},
-	)
+	u := resp.Profile.MetadataURL
+	// The floor gets the metadata requests' headers: the same request to
+	// parse, a constant answer.
+	mh := http.Header{"X-Databricks-Metadata-Version": {"1"}, "X-Databricks-Host": {databricks}}
+	surfaces := []surface{
+		{"metadata", e.pid, get(u, mh), e.pprofURL()},
+		{"HTTP floor: bare net/http, constant body", r.floor.pid, get(r.floor.HTTP, mh), ""},
+	}
+	if p := resp.Profile; p.IdentityEndpoint != "" {
+		// The App Service protocol, as the Azure SDKs speak it, for the
+		// resource whose token the metadata runs use.
+		mi := p.IdentityEndpoint + "?api-version=2019-08-01&resource=" + url.QueryEscape(strings.TrimSuffix(scopeDatabricks, "/.default"))
+		surfaces = append(surfaces, surface{"managed identity", e.pid, get(mi, http.Header{"X-Identity-Header": {p.IdentityHeader}}), e.pprofURL()})
+	} else {
+		r.add("managed identity", "load", "not measured: the daemon reports no managed-identity endpoint", "", nil)
+	}
+	runs := r.compare(surfaces...)
 	r.httpRatios("metadata", runs[0], runs[1])
+	if len(runs) > 2 {
+		r.httpRatios("managed identity", runs[2], runs[1])
+	}
 	r.procNetTCP(u)
 }
 
