@@ -448,27 +448,11 @@ func (h *Identity) now() time.Time {
 // log records one answer: never the path or headers (they hold the
 // secret), the query (it may hold an identity) nor a token.
 func (h *Identity) log(r *http.Request, proto, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
-	if h.Log == nil {
-		return
-	}
-	ce := h.Log.Check(answerLevel(status), "managed-identity request")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.Int("status", status),
-		zap.String("method", r.Method),
-		zap.String("remote", r.RemoteAddr),
-		zap.Duration("took", h.now().Sub(start)),
+	if h.Log == nil || !h.Log.Core().Enabled(answerLevel(status)) {
+		return // nothing built for a line nobody writes
 	}
 	if proto != "" {
-		fields = append(fields, zap.String("protocol", proto))
+		extra = append([]zap.Field{zap.String("protocol", proto)}, extra...)
 	}
-	if profile != "" {
-		fields = append(fields, zap.String("profile", profile))
-	}
-	if reason != "" {
-		fields = append(fields, zap.String("reason", reason))
-	}
-	ce.Write(append(fields, extra...)...)
+	logAnswer(h.Log, "managed-identity request", r, profile, status, reason, start, h.now, extra...)
 }
