@@ -468,16 +468,21 @@ func (a *app) apply(ctx context.Context, sp storePlan, cfgPath, doc string) erro
 	return nil
 }
 
-// readConfig returns the config file's text, "" when there is none.
-func readConfig(cfgPath string) (string, error) {
+// readConfig returns the config file's path and text ("" when there is
+// none).
+func (a *app) readConfig() (string, string, error) {
+	cfgPath, err := a.configPath()
+	if err != nil {
+		return "", "", err
+	}
 	b, err := os.ReadFile(cfgPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return cfgPath, "", nil
 	}
 	if err != nil {
-		return "", failf("cannot read %s: %v", cfgPath, err)
+		return "", "", failf("cannot read %s: %v", cfgPath, err)
 	}
-	return string(b), nil
+	return cfgPath, string(b), nil
 }
 
 const configHeader = `entra-helper configuration (see docs/configuration.md), written by entra-helper setup.
@@ -486,11 +491,7 @@ Secrets are never in this file: the daemon keeps them in the store of [daemon].`
 func (a *app) setup(in setupInput) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfgPath, err := a.configPath()
-	if err != nil {
-		return err
-	}
-	doc, err := readConfig(cfgPath)
+	cfgPath, doc, err := a.readConfig()
 	if err != nil {
 		return err
 	}
@@ -622,11 +623,7 @@ func (a *app) reloadForSetup(ctx context.Context, profile, kind string, storeCha
 // file store with a fresh key (or the configured one), after saying so.
 // Secrets in the keychain stay there; each profile signs in again.
 func (a *app) fixFileStore(ctx context.Context, yes bool) error {
-	cfgPath, err := a.configPath()
-	if err != nil {
-		return err
-	}
-	doc, err := readConfig(cfgPath)
+	cfgPath, doc, err := a.readConfig()
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,7 @@ func openNotify() *notifier {
 	if v == "" || err != nil || n < 3 && os.PathSeparator == '/' {
 		return &notifier{}
 	}
+	keepFromChildren(uintptr(n))
 	return &notifier{f: os.NewFile(uintptr(n), "notify")}
 }
 

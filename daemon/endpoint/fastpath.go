@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/entra-helper/entra-helper/entra"
@@ -106,31 +104,4 @@ func answerLevel(status int) zapcore.Level {
 		return zapcore.WarnLevel
 	}
 	return zapcore.InfoLevel
-}
-
-// logAnswer writes one line about an endpoint's answer on log (nil: none)
-// at answerLevel(status), building its fields only when the level is on.
-// The caller passes nothing that holds a secret (paths, queries, tokens).
-func logAnswer(log *zap.Logger, msg string, r *http.Request, profile string, status int, reason string,
-	start time.Time, now func() time.Time, extra ...zap.Field) {
-	if log == nil {
-		return
-	}
-	ce := log.Check(answerLevel(status), msg)
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.Int("status", status),
-		zap.String("method", r.Method),
-		zap.String("remote", r.RemoteAddr),
-		zap.Duration("took", now().Sub(start)),
-	}
-	if profile != "" {
-		fields = append(fields, zap.String("profile", profile))
-	}
-	if reason != "" {
-		fields = append(fields, zap.String("reason", reason))
-	}
-	ce.Write(append(fields, extra...)...)
 }

@@ -445,8 +445,8 @@ func (h *Identity) now() time.Time {
 	return time.Now()
 }
 
-// log records one answer: never the path or headers (they hold the
-// secret), the query (it may hold an identity) nor a token.
+// log records one answer (see logAnswer): never the path or headers (they
+// hold the secret), the query (it may hold an identity) nor a token.
 func (h *Identity) log(r *http.Request, proto, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if h.Log == nil || !h.Log.Core().Enabled(answerLevel(status)) {
 		return // nothing built for a line nobody writes
@@ -454,5 +454,5 @@ func (h *Identity) log(r *http.Request, proto, profile string, status int, reaso
 	if proto != "" {
 		extra = append([]zap.Field{zap.String("protocol", proto)}, extra...)
 	}
-	logAnswer(h.Log, "managed-identity request", r, profile, status, reason, start, h.now, extra...)
+	logAnswer(h.Log, "managed-identity request", r, status, h.now().Sub(start), profile, reason, extra...)
 }

@@ -207,7 +207,11 @@ func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string
 	m.log(r, profile, status, reason, start)
 }
 
-// log records one answer: never the path (it holds the secret) nor a token.
+// log records one answer (see logAnswer): never the path (it holds the
+// secret) nor a token.
 func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
-	logAnswer(m.Log, "metadata request", r, profile, status, reason, start, m.now, extra...)
+	if m.Log == nil {
+		return
+	}
+	logAnswer(m.Log, "metadata request", r, status, m.now().Sub(start), profile, reason, extra...)
 }
