@@ -84,6 +84,8 @@ type Daemon struct {
 
 	requests atomic.Uint64
 
+	identityList atomic.Pointer[identityList] // identityProfiles' list for the current config
+
 	mu       sync.RWMutex
 	cfg      *config.Config
 	profiles map[string]auth.Profile
