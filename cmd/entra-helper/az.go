@@ -346,6 +346,17 @@ func (a *app) azAccountShow(z *azArgs) error {
 	default:
 		acct.User.Type = "servicePrincipal"
 		acct.User.Name = p.ClientID
+		if !entra.IsGUID(p.Tenant) {
+			// A domain, or a tenant still to be found from the workspace:
+			// az prints the tenant ID, which a token carries.
+			tok, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: a.profile})
+			if err != nil {
+				return err
+			}
+			if entra.IsGUID(tok.Tenant) {
+				acct.TenantID, acct.HomeTenantID = tok.Tenant, tok.Tenant
+			}
+		}
 	}
 	return a.azOutput(acct, z)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -260,7 +261,7 @@ func accountOf(a public.Account, oid, tenant string) auth.Account {
 		}
 	}
 	for _, v := range []string{a.Realm, homeTID} {
-		if out.Tenant == "" || out.Tenant == "organizations" || out.Tenant == "common" {
+		if _, form := entra.ParseTenant(out.Tenant); out.Tenant == "" || form == entra.TenantAlias {
 			out.Tenant = v
 		}
 	}
