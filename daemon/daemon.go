@@ -148,6 +148,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.verifier.Clock = opts.Clock
 	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
