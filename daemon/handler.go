@@ -224,6 +224,9 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 			st.StoreReason = u.Error() // the sentence every store call answers with now
 		}
 	}
+	if !peer.IsSelfOrAdmin() {
+		st.Config = "" // the administrator's file: other users see their profiles only
+	}
 	byProfile := map[string][]ipc.TokenStatus{}
 	stateOf := map[string]string{}
 	lastErr := map[string]string{}

@@ -259,7 +259,7 @@ func TestBashCompletion(t *testing.T) {
 		line string // the words; the last one is being completed
 		want []string
 	}{
-		{"entra-helper ", []string{"-p", "--profile", "-h", "--help", "--version", "token", "login", "logout", "status", "headers", "databricks", "credential", "git", "inspect", "version", "help"}},
+		{"entra-helper ", []string{"-p", "--profile", "-h", "--help", "--version", "token", "login", "logout", "status", "headers", "databricks", "azure", "credential", "git", "inspect", "version", "help"}},
 		{"entra-helper to", []string{"token"}},
 		{"entra-helper -p prod tok", []string{"token"}},
 		{"entra-helper token -o ", []string{"token", "json", "az", "exec-credential", "header"}},
@@ -272,6 +272,8 @@ func TestBashCompletion(t *testing.T) {
 		{"entra-helper databricks env --shell f", []string{"fish"}},
 		{"entra-helper databricks configure --", []string{"--profile", "--databricks-profile", "--help"}},
 		{"entra-helper inspect --", []string{"--verify", "--json", "--help"}},
+		{"entra-helper azure ", []string{"env"}},
+		{"entra-helper azure env --", []string{"--profile", "--terraform", "--shell", "--help"}},
 		{"entra-helper git ", []string{"configure"}},
 		{"entra-helper git configure --", []string{"--profile", "--url", "--unset", "--help"}},
 		{"entra-helper credential ", []string{"-p", "--profile", "--url", "-h", "--help", "get", "store", "erase"}},

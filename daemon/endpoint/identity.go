@@ -445,30 +445,14 @@ func (h *Identity) now() time.Time {
 	return time.Now()
 }
 
-// log records one answer: never the path or headers (they hold the
-// secret), the query (it may hold an identity) nor a token.
+// log records one answer (see logAnswer): never the path or headers (they
+// hold the secret), the query (it may hold an identity) nor a token.
 func (h *Identity) log(r *http.Request, proto, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if h.Log == nil {
 		return
 	}
-	ce := h.Log.Check(answerLevel(status), "managed-identity request")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.Int("status", status),
-		zap.String("method", r.Method),
-		zap.String("remote", r.RemoteAddr),
-		zap.Duration("took", h.now().Sub(start)),
-	}
 	if proto != "" {
-		fields = append(fields, zap.String("protocol", proto))
+		extra = append([]zap.Field{zap.String("protocol", proto)}, extra...)
 	}
-	if profile != "" {
-		fields = append(fields, zap.String("profile", profile))
-	}
-	if reason != "" {
-		fields = append(fields, zap.String("reason", reason))
-	}
-	ce.Write(append(fields, extra...)...)
+	logAnswer(h.Log, "managed-identity request", r, status, h.now().Sub(start), profile, reason, extra...)
 }

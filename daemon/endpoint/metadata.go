@@ -207,27 +207,11 @@ func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string
 	m.log(r, profile, status, reason, start)
 }
 
-// log records one answer (at answerLevel): never the path (it holds the
+// log records one answer (see logAnswer): never the path (it holds the
 // secret) nor a token.
 func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if m.Log == nil {
 		return
 	}
-	ce := m.Log.Check(answerLevel(status), "metadata request")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.Int("status", status),
-		zap.String("method", r.Method),
-		zap.String("remote", r.RemoteAddr),
-		zap.Duration("took", m.now().Sub(start)),
-	}
-	if profile != "" {
-		fields = append(fields, zap.String("profile", profile))
-	}
-	if reason != "" {
-		fields = append(fields, zap.String("reason", reason))
-	}
-	ce.Write(append(fields, extra...)...)
+	logAnswer(m.Log, "metadata request", r, status, m.now().Sub(start), profile, reason, extra...)
 }

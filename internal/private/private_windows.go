@@ -158,16 +158,6 @@ func Dir(dir string) error {
 	return Check(dir)
 }
 
-// WriteNew creates the file path, which must not exist, owned by the
-// current user with an owner-only DACL, and writes data to it.
-func WriteNew(path string, data []byte) error {
-	f, err := Create(path)
-	if err != nil {
-		return err
-	}
-	return finish(f, data)
-}
-
 // Create creates the file path for writing, which must not exist, owned
 // by the current user with an owner-only DACL (set explicitly, not left to
 // inheritance).
