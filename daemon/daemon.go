@@ -84,6 +84,8 @@ type Daemon struct {
 
 	requests atomic.Uint64
 
+	identityList atomic.Pointer[identityList] // identityProfiles' list for the current config
+
 	mu       sync.RWMutex
 	cfg      *config.Config
 	profiles map[string]auth.Profile
@@ -146,6 +148,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.verifier.Clock = opts.Clock
 	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {

@@ -448,8 +448,8 @@ func (h *Identity) now() time.Time {
 // log records one answer (see logAnswer): never the path or headers (they
 // hold the secret), the query (it may hold an identity) nor a token.
 func (h *Identity) log(r *http.Request, proto, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
-	if h.Log == nil {
-		return
+	if h.Log == nil || !h.Log.Core().Enabled(answerLevel(status)) {
+		return // nothing built for a line nobody writes
 	}
 	if proto != "" {
 		extra = append([]zap.Field{zap.String("protocol", proto)}, extra...)

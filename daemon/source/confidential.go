@@ -90,7 +90,7 @@ func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Clie
 			continue
 		}
 		t := c.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-		if oid := tokenClaims(res.AccessToken).ObjectID; oid != "" {
+		if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
 			c.mu.Lock()
 			c.oid = oid
 			c.mu.Unlock()

@@ -15,8 +15,6 @@ package source
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,6 +28,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/secret"
+	"github.com/entra-helper/entra-helper/jwt"
 	"github.com/entra-helper/entra-helper/store"
 
 	"github.com/entra-helper/entra-helper/entra"
@@ -182,29 +181,14 @@ func (b *base) loginScopes() []string {
 	return []string{config.DatabricksScope}
 }
 
-// claims are the few claims of an access token this package reads.
-type claims struct {
-	TenantID          string `json:"tid"`
-	ObjectID          string `json:"oid"`
-	UPN               string `json:"upn"`
-	UniqueName        string `json:"unique_name"`
-	PreferredUsername string `json:"preferred_username"`
-}
-
-// tokenClaims decodes a JWT's payload without verifying it; zero when it is
-// not a JWT (opaque tokens are fine).
-func tokenClaims(jwt string) claims {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return claims{}
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+// tokenClaim returns a string claim of an access token without verifying
+// it; "" when it is not a JWT (opaque tokens are fine).
+func tokenClaim(access, name string) string {
+	tok, err := jwt.Decode(access)
 	if err != nil {
-		return claims{}
+		return ""
 	}
-	var c claims
-	_ = json.Unmarshal(raw, &c)
-	return c
+	return tok.ClaimString(name)
 }
 
 // token builds an auth.Token from MSAL's result parts.
@@ -220,8 +204,8 @@ func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []str
 			t.RefreshIn = d.Round(time.Second)
 		}
 	}
-	if c := tokenClaims(access); c.TenantID != "" {
-		t.Tenant = c.TenantID
+	if tid := tokenClaim(access, "tid"); tid != "" {
+		t.Tenant = tid
 	}
 	if t.Tenant == "" {
 		t.Tenant = b.p.Tenant
