@@ -290,7 +290,7 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 // new or changed, and drops profiles cfg no longer has. It returns the
 // names of the new and changed profiles.
 func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
-	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Now: d.opts.Clock.Now}
+	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
 	next := make(map[string]auth.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
@@ -444,6 +444,7 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("metadata"),
 		Access:   d.access,
+		Clock:    d.opts.Clock,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "metadata", serveErr)
 	if err != nil {
@@ -468,6 +469,7 @@ func (d *Daemon) startIdentity(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("identity"),
 		Access:   d.access,
+		Clock:    d.opts.Clock,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "identity", serveErr)
 	if err != nil {

@@ -243,7 +243,7 @@ func (c *confidentialProfile) parseCertificate(material []byte) ([]*x509.Certifi
 	if err != nil {
 		return nil, nil, bad("is unusable: " + err.Error())
 	}
-	now := c.opts.Now()
+	now := c.opts.Clock.Now()
 	for _, crt := range certs {
 		if now.After(crt.NotAfter) {
 			return nil, nil, bad(fmt.Sprintf("expired on %s: create a new one and upload it to the app registration", crt.NotAfter.UTC().Format("2006-01-02")))

@@ -27,6 +27,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/jwt"
 	"github.com/entra-helper/entra-helper/store"
@@ -44,8 +45,9 @@ type Options struct {
 	OpenBrowser func(url string) error
 	// Log receives warnings and debug lines; never secrets. nil: no logs.
 	Log *zap.Logger
-	// Now is the clock. nil: time.Now.
-	Now func() time.Time
+	// Clock tells the time that decides refresh-in and Retry-After dates.
+	// nil: clock.Real.
+	Clock clock.Clock
 }
 
 // Store keys of a profile.
@@ -74,8 +76,8 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	cp := *p
 	cp.Scopes = slices.Clone(p.Scopes)
@@ -140,7 +142,7 @@ func (b *base) classify(err error) error {
 		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(se.err),
 			Message: fmt.Sprintf("the secret store failed to %s the sign-in of profile %s: check the keychain or the store key", se.op, b.p.Name)}
 	}
-	return Classify(b.p, err)
+	return Classify(b.p, err, b.opts.Clock.Now())
 }
 
 func asStoreError(err error) (*storeError, bool) {
@@ -200,7 +202,7 @@ func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []str
 		Tenant:    tenantHint,
 	}
 	if !refreshOn.IsZero() {
-		if d := refreshOn.Sub(b.opts.Now()); d > 0 {
+		if d := refreshOn.Sub(b.opts.Clock.Now()); d > 0 {
 			t.RefreshIn = d.Round(time.Second)
 		}
 	}
