@@ -148,6 +148,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.verifier.Clock = opts.Clock
 	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
@@ -289,7 +290,7 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 // new or changed, and drops profiles cfg no longer has. It returns the
 // names of the new and changed profiles.
 func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
-	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Now: d.opts.Clock.Now}
+	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
 	next := make(map[string]auth.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
@@ -443,6 +444,7 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("metadata"),
 		Access:   d.access,
+		Clock:    d.opts.Clock,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "metadata", serveErr)
 	if err != nil {
@@ -467,6 +469,7 @@ func (d *Daemon) startIdentity(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("identity"),
 		Access:   d.access,
+		Clock:    d.opts.Clock,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "identity", serveErr)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 // azCompatVersion is the Azure CLI version whose output the shim mirrors.
@@ -319,14 +320,11 @@ func (a *app) azAccountShow(z *azArgs) error {
 		if tok.Tenant != "" {
 			acct.TenantID, acct.HomeTenantID = tok.Tenant, tok.Tenant
 		}
-		if j, err := decodeJWT(tok.AccessToken); err == nil {
-			for _, k := range []string{"upn", "unique_name", "preferred_username", "email", "oid"} {
-				if s, ok := j.claims[k].(string); ok && s != "" {
-					acct.User.Name = s
-					break
-				}
+		if j, err := jwt.Decode(tok.AccessToken); err == nil {
+			if s := j.FirstClaim("upn", "unique_name", "preferred_username", "email", "oid"); s != "" {
+				acct.User.Name = s
 			}
-			if tid, ok := j.claims["tid"].(string); ok && tid != "" {
+			if tid := j.ClaimString("tid"); tid != "" {
 				acct.TenantID, acct.HomeTenantID = tid, tid
 			}
 		}

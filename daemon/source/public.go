@@ -187,7 +187,7 @@ func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func
 	}
 	a := accountOf(res.Account, res.IDToken.Oid, resultTenant(res))
 	if a.Tenant == "" {
-		a.Tenant = tokenClaims(res.AccessToken).TenantID
+		a.Tenant = tokenClaim(res.AccessToken, "tid")
 	}
 	u.log.Info("signed in", zap.String("username", a.Username), zap.String("tenant", a.Tenant))
 	return a, nil
