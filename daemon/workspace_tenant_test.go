@@ -12,6 +12,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/daemon/tenant"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/entratest"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/store"
@@ -39,7 +40,7 @@ func TestWorkspaceTenantProfile(t *testing.T) {
 			discover: func(ctx context.Context) (tenant.Discovery, error) {
 				return tenant.Discover(ctx, srv.Client(), p.DatabricksHost)
 			},
-			now: func() time.Time { return now }}
+			clock: clock.NewFake(now)}
 	}
 	ctx := context.Background()
 
@@ -95,7 +96,7 @@ func TestWorkspaceTenantUnreachable(t *testing.T) {
 	p := &config.Profile{Name: "w", Flow: config.FlowClientSecret, ClientID: "c1", AuthorityHost: srv.URL(), DatabricksHost: url}
 	w := &workspaceTenantProfile{p: p, st: store.NewMemory(), log: zap.NewNop(), opts: source.Options{HTTPClient: srv.Client()},
 		discover: func(ctx context.Context) (tenant.Discovery, error) { return tenant.Discover(ctx, srv.Client(), url) },
-		now:      time.Now}
+		clock:    clock.Real{}}
 	_, err = w.Acquire(context.Background(), []string{config.DatabricksScope})
 	if auth.KindOf(err) != auth.KindUnavailable || !strings.Contains(err.Error(), "profile w: cannot reach "+url) {
 		t.Errorf("err = %v", err)

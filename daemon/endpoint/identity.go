@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -95,8 +96,9 @@ type Identity struct {
 	// and records each token handed out. The server must use
 	// access.ConnContext.
 	Access IdentityAccess
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+	// Clock tells the time that decides expires_in and log durations (nil:
+	// clock.Real).
+	Clock clock.Clock
 }
 
 // IdentityAccess is what the managed-identity endpoint asks of the access
@@ -439,17 +441,17 @@ func (h *Identity) fail(w http.ResponseWriter, r *http.Request, proto, profile s
 }
 
 func (h *Identity) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
+	if h.Clock != nil {
+		return h.Clock.Now()
 	}
-	return time.Now()
+	return clock.Real{}.Now()
 }
 
 // log records one answer (see logAnswer): never the path or headers (they
 // hold the secret), the query (it may hold an identity) nor a token.
 func (h *Identity) log(r *http.Request, proto, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
-	if h.Log == nil {
-		return
+	if h.Log == nil || !h.Log.Core().Enabled(answerLevel(status)) {
+		return // nothing built for a line nobody writes
 	}
 	if proto != "" {
 		extra = append([]zap.Field{zap.String("protocol", proto)}, extra...)

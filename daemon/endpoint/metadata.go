@@ -17,6 +17,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -71,8 +72,9 @@ type Metadata struct {
 	// and nothing is audited; tests). Its server must use
 	// access.ConnContext.
 	Access Access
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+	// Clock tells the time that decides expires_in and log durations (nil:
+	// clock.Real).
+	Clock clock.Clock
 }
 
 // Access decides who may use a profile on a loopback endpoint and records
@@ -195,10 +197,10 @@ func (m *Metadata) route(r *http.Request) (string, bool) {
 }
 
 func (m *Metadata) now() time.Time {
-	if m.Now != nil {
-		return m.Now()
+	if m.Clock != nil {
+		return m.Clock.Now()
 	}
-	return time.Now()
+	return clock.Real{}.Now()
 }
 
 // answer writes a JSON error and logs it.

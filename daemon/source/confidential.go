@@ -90,7 +90,7 @@ func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Clie
 			continue
 		}
 		t := c.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-		if oid := tokenClaims(res.AccessToken).ObjectID; oid != "" {
+		if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
 			c.mu.Lock()
 			c.oid = oid
 			c.mu.Unlock()
@@ -243,7 +243,7 @@ func (c *confidentialProfile) parseCertificate(material []byte) ([]*x509.Certifi
 	if err != nil {
 		return nil, nil, bad("is unusable: " + err.Error())
 	}
-	now := c.opts.Now()
+	now := c.opts.Clock.Now()
 	for _, crt := range certs {
 		if now.After(crt.NotAfter) {
 			return nil, nil, bad(fmt.Sprintf("expired on %s: create a new one and upload it to the app registration", crt.NotAfter.UTC().Format("2006-01-02")))
