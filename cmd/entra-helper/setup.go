@@ -389,7 +389,7 @@ func (a *app) confirm(yes bool, what, option string) error {
 		return nil
 	}
 	if !a.interactive() {
-		return usageError(fmt.Sprintf("%s; pass %s to do it without asking (stdin is not a terminal to ask on)", what, option))
+		return usageError(fmt.Sprintf("nothing was written: stdin is not a terminal to ask %q on; pass %s to go ahead without asking", what+"?", option))
 	}
 	ans, err := a.ask(what+"? (yes/no)", "yes")
 	if err != nil {
