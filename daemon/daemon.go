@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"reflect"
@@ -545,19 +544,6 @@ func (d *Daemon) metadataURL(profile string) string {
 		return ""
 	}
 	return "http://" + d.metaAddr + "/" + d.metaSecret + "/" + profile
-}
-
-// openBrowser runs $BROWSER with url as its last argument, else the
-// platform's opener. The URL holds no secret (PKCE keeps the verifier here).
-func (d *Daemon) openBrowser(url string) error {
-	name, args := browserCommand(os.Getenv("BROWSER"), url)
-	cmd := exec.Command(name, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("cannot open the browser (%s): %w; open the printed URL by hand", name, err)
-	}
-	go func() { _ = cmd.Wait() }()
-	return nil
 }
 
 // newHTTPClient builds the client used for every call to Entra: proxies from

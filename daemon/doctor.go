@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,7 +196,7 @@ func (d *Daemon) checkClocks(ctx context.Context, cfg *config.Config, peer ipc.P
 		hosts[p.AuthorityBaseURL()] = true
 	}
 	var checks []ipc.Check
-	for _, h := range sortedKeys(hosts) {
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
 		checks = append(checks, d.checkClock(ctx, h))
 	}
 	return checks

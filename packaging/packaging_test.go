@@ -178,8 +178,8 @@ func TestDebPackage(t *testing.T) {
 		}
 	}
 	unit, _ := os.ReadFile(filepath.Join(scratch, "usr/lib/systemd/system/entra-helperd.service"))
-	if !bytes.Contains(unit, []byte("ExecStart=/usr/bin/entra-helperd run\n")) {
-		t.Errorf("the system unit does not start /usr/bin/entra-helperd:\n%s", unit)
+	if !bytes.Contains(unit, []byte("ExecStart=/usr/bin/entra-helperd run --system\n")) {
+		t.Errorf("the system unit does not start /usr/bin/entra-helperd in system mode:\n%s", unit)
 	}
 	for _, bin := range []string{"entra-helper", "entra-helperd"} {
 		out, err := exec.Command(filepath.Join(scratch, "usr/bin", bin), "version").CombinedOutput()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -249,20 +248,6 @@ func (a *app) azGetAccessToken(z *azArgs) error {
 		return err
 	}
 	return a.azOutput(a.azTokenOf(tok, z.subscription), z)
-}
-
-// profileInfo asks the daemon for profile's settings.
-func (a *app) profileInfo(profile string) (*ipc.ProfileInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Profile == nil {
-		return nil, failf("entra-helperd answered without the settings of %s; restart it (entra-helperd service restart) and see its log", profileName(profile))
-	}
-	return resp.Profile, nil
 }
 
 // cloudOf is the profile's row of the cloud table; public for a daemon too

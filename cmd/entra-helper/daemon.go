@@ -279,6 +279,20 @@ func startDetached(bin, logPath string) (*started, error) {
 	return &started{exited: exited, verdict: verdict}, nil
 }
 
+// profileInfo asks the daemon for profile's settings.
+func (a *app) profileInfo(profile string) (*ipc.ProfileInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+	defer cancel()
+	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Profile == nil {
+		return nil, failf("entra-helperd answered without the settings of %s; restart it (entra-helperd service restart) and see its log", profileName(profile))
+	}
+	return resp.Profile, nil
+}
+
 // daemonEnviron is env without the variables of `entra-helper azure env`
 // that point at a daemon's own loopback managed-identity endpoint: a shell
 // that ran it must not hand the endpoint's secret to the daemon it starts.

@@ -15,6 +15,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -134,7 +135,7 @@ func (b *base) classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if se, ok := asStoreError(err); ok {
+	if se := (*storeError)(nil); errors.As(err, &se) {
 		if u, ok := store.AsUnavailable(se.err); ok {
 			// The keychain's own sentence, as the daemon's log and doctor say it.
 			return &auth.Error{Kind: auth.KindFailed, Err: u, Message: u.Error()}
@@ -143,28 +144,6 @@ func (b *base) classify(err error) error {
 			Message: fmt.Sprintf("the secret store failed to %s the sign-in of profile %s: check the keychain or the store key", se.op, b.p.Name)}
 	}
 	return Classify(b.p, err, b.opts.Clock.Now())
-}
-
-func asStoreError(err error) (*storeError, bool) {
-	for err != nil {
-		if se, ok := err.(*storeError); ok {
-			return se, true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if se, ok := asStoreError(e); ok {
-					return se, true
-				}
-			}
-			return nil, false
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
 }
 
 // checkScopes rejects an empty scope list.
