@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"reflect"
@@ -84,6 +83,8 @@ type Daemon struct {
 
 	requests atomic.Uint64
 
+	identityList atomic.Pointer[identityList] // identityProfiles' list for the current config
+
 	mu       sync.RWMutex
 	cfg      *config.Config
 	profiles map[string]auth.Profile
@@ -146,6 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.verifier = jwks.NewVerifier(d.http)
+	d.verifier.Clock = opts.Clock
 	d.tenants = &tenant.Resolver{HTTP: d.http}
 	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
 	if err != nil {
@@ -287,7 +289,7 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 // new or changed, and drops profiles cfg no longer has. It returns the
 // names of the new and changed profiles.
 func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
-	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Now: d.opts.Clock.Now}
+	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
 	next := make(map[string]auth.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
@@ -441,6 +443,7 @@ func (d *Daemon) startMetadata(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("metadata"),
 		Access:   d.access,
+		Clock:    d.opts.Clock,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "metadata", serveErr)
 	if err != nil {
@@ -465,6 +468,7 @@ func (d *Daemon) startIdentity(addr string, serveErr chan<- error) (*http.Server
 		MinValid: d.broker.MinValid,
 		Log:      d.log.Named("identity"),
 		Access:   d.access,
+		Clock:    d.opts.Clock,
 	}
 	srv, bound, err := d.serveLoopback(addr, h, "identity", serveErr)
 	if err != nil {
@@ -540,19 +544,6 @@ func (d *Daemon) metadataURL(profile string) string {
 		return ""
 	}
 	return "http://" + d.metaAddr + "/" + d.metaSecret + "/" + profile
-}
-
-// openBrowser runs $BROWSER with url as its last argument, else the
-// platform's opener. The URL holds no secret (PKCE keeps the verifier here).
-func (d *Daemon) openBrowser(url string) error {
-	name, args := browserCommand(os.Getenv("BROWSER"), url)
-	cmd := exec.Command(name, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("cannot open the browser (%s): %w; open the printed URL by hand", name, err)
-	}
-	go func() { _ = cmd.Wait() }()
-	return nil
 }
 
 // newHTTPClient builds the client used for every call to Entra: proxies from

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,9 +25,9 @@ import (
 // answers without touching any secret.
 const doctorProbeKey = "daemon/doctor-probe"
 
-// MaxClockSkew is the clock difference with Entra ID beyond which doctor
+// maxClockSkew is the clock difference with Entra ID beyond which doctor
 // warns: tokens are issued and judged by Entra's clock, renewals by ours.
-const MaxClockSkew = 5 * time.Minute
+const maxClockSkew = 5 * time.Minute
 
 // doctorTimeout bounds each network or store probe of doctor.
 const doctorTimeout = 5 * time.Second
@@ -194,7 +196,7 @@ func (d *Daemon) checkClocks(ctx context.Context, cfg *config.Config, peer ipc.P
 		hosts[p.AuthorityBaseURL()] = true
 	}
 	var checks []ipc.Check
-	for _, h := range sortedKeys(hosts) {
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
 		checks = append(checks, d.checkClock(ctx, h))
 	}
 	return checks
@@ -242,7 +244,7 @@ func (d *Daemon) checkClock(ctx context.Context, authority string) ipc.Check {
 	if skew < 0 {
 		dir = "behind"
 	}
-	if abs > MaxClockSkew {
+	if abs > maxClockSkew {
 		c.Level = ipc.CheckWarn
 		c.Message = fmt.Sprintf("this machine's clock is %s %s %s%s", abs, dir, authority, via)
 		c.Fix = "turn on time synchronisation (e.g. timedatectl set-ntp true): tokens would look expired or not yet valid"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,6 +225,9 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 			st.StoreReason = u.Error() // the sentence every store call answers with now
 		}
 	}
+	if !peer.IsSelfOrAdmin() {
+		st.Config = "" // the administrator's file: other users see their profiles only
+	}
 	byProfile := map[string][]ipc.TokenStatus{}
 	stateOf := map[string]string{}
 	lastErr := map[string]string{}
@@ -249,7 +253,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 		}
 		byProfile[ts.Profile] = append(byProfile[ts.Profile], t)
 	}
-	for _, name := range sortedKeys(cfg.Profiles) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Profiles)) {
 		p := cfg.Profiles[name]
 		if !d.access.Allows(peer, name) {
 			continue

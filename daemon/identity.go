@@ -10,24 +10,38 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
 )
 
 // identityProfiles lists the profiles the managed-identity endpoint may
-// serve and the default profile's name.
+// serve and the default profile's name. The list is built once per
+// config (not per request: it is sorted, and a config may have a hundred
+// profiles); callers must not change it.
 func (d *Daemon) identityProfiles() ([]endpoint.IdentityProfile, string) {
 	d.mu.RLock()
-	defer d.mu.RUnlock()
-	out := make([]endpoint.IdentityProfile, 0, len(d.cfg.Profiles))
-	for name, p := range d.cfg.Profiles {
-		out = append(out, endpoint.IdentityProfile{Name: name, ClientID: p.ClientID})
+	cfg := d.cfg
+	d.mu.RUnlock()
+	if l := d.identityList.Load(); l != nil && l.cfg == cfg {
+		return l.profiles, l.def
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	def := ""
-	if p, ok := d.cfg.Profile(""); ok {
-		def = p.Name
+	l := &identityList{cfg: cfg, profiles: make([]endpoint.IdentityProfile, 0, len(cfg.Profiles))}
+	for name, p := range cfg.Profiles {
+		l.profiles = append(l.profiles, endpoint.IdentityProfile{Name: name, ClientID: p.ClientID})
 	}
-	return out, def
+	sort.Slice(l.profiles, func(i, j int) bool { return l.profiles[i].Name < l.profiles[j].Name })
+	if p, ok := cfg.Profile(""); ok {
+		l.def = p.Name
+	}
+	d.identityList.Store(l)
+	return l.profiles, l.def
+}
+
+// identityList is identityProfiles' answer for one config.
+type identityList struct {
+	cfg      *config.Config
+	profiles []endpoint.IdentityProfile
+	def      string
 }
 
 // objectID is the object ID of the identity profile is signed in as, ""

@@ -15,6 +15,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/daemon/tenant"
 	"github.com/entra-helper/entra-helper/entra"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/store"
 )
 
@@ -60,7 +61,7 @@ func (d *Daemon) newProfile(p *config.Profile, opts source.Options) (auth.Profil
 		discover: func(ctx context.Context) (tenant.Discovery, error) {
 			return tenant.Discover(ctx, d.http, p.DatabricksHost)
 		},
-		now: d.opts.Clock.Now}, nil
+		clock: d.opts.Clock}, nil
 }
 
 // workspaceTenantProfile is the auth.Profile of a profile without a tenant
@@ -74,7 +75,7 @@ type workspaceTenantProfile struct {
 	log      *zap.Logger
 	opts     source.Options
 	discover func(context.Context) (tenant.Discovery, error)
-	now      func() time.Time
+	clock    clock.Clock
 
 	mu    sync.Mutex
 	inner auth.Profile
@@ -135,7 +136,7 @@ func (w *workspaceTenantProfile) findAndRemember(ctx context.Context) (foundTena
 		w.log.Warn("the workspace signs in at another authority than the profile's; check cloud and authority_host",
 			zap.String("profile", w.p.Name), zap.String("workspace_login", d.LoginHost), zap.String("authority", w.p.AuthorityBaseURL()))
 	}
-	f := foundTenant{Tenant: d.Tenant, DatabricksHost: w.p.DatabricksHost, FoundAt: w.now().UTC()}
+	f := foundTenant{Tenant: d.Tenant, DatabricksHost: w.p.DatabricksHost, FoundAt: w.clock.Now().UTC()}
 	b, _ := json.Marshal(f)
 	if err := w.st.Set(ctx, tenantKey(w.p.Name), b); err != nil {
 		return foundTenant{}, fmt.Errorf("profile %s: cannot keep the tenant found at %s in the %s store: %w", w.p.Name, w.p.DatabricksHost, w.st.Name(), err)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entra-helper/entra-helper/internal/testsock"
 )
 
 func TestMain(m *testing.M) {
@@ -292,7 +294,7 @@ func TestDialRefusesServerOfOtherUser(t *testing.T) {
 	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
 		t.Skip("peer credentials are read on Linux and macOS")
 	}
-	dir, bin := childSetup(t)
+	dir, bin := testsock.World(t)
 	path := filepath.Join(dir, "squat.sock")
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = []string{"IPC_TEST_CHILD_LISTEN=" + path}
@@ -312,23 +314,6 @@ func TestDialRefusesServerOfOtherUser(t *testing.T) {
 	if !errors.Is(err, ErrNotOwner) || !strings.Contains(err.Error(), "uid 65534") {
 		t.Fatalf("err = %v, want ErrNotOwner", err)
 	}
-}
-
-// childSetup makes a directory anyone may use, holding a copy of the test
-// binary that another user can run.
-func childSetup(t *testing.T) (dir, bin string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ipc")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	must(t, os.Chmod(dir, 0o777))
-	exe, err := os.Executable()
-	must(t, err)
-	data, err := os.ReadFile(exe)
-	must(t, err)
-	bin = filepath.Join(dir, "ipc.test")
-	must(t, os.WriteFile(bin, data, 0o755))
-	return dir, bin
 }
 
 // answerOne answers the first request on l with resp.

@@ -178,8 +178,8 @@ func TestDebPackage(t *testing.T) {
 		}
 	}
 	unit, _ := os.ReadFile(filepath.Join(scratch, "usr/lib/systemd/system/entra-helperd.service"))
-	if !bytes.Contains(unit, []byte("ExecStart=/usr/bin/entra-helperd run\n")) {
-		t.Errorf("the system unit does not start /usr/bin/entra-helperd:\n%s", unit)
+	if !bytes.Contains(unit, []byte("ExecStart=/usr/bin/entra-helperd run --system\n")) {
+		t.Errorf("the system unit does not start /usr/bin/entra-helperd in system mode:\n%s", unit)
 	}
 	for _, bin := range []string{"entra-helper", "entra-helperd"} {
 		out, err := exec.Command(filepath.Join(scratch, "usr/bin", bin), "version").CombinedOutput()
@@ -259,7 +259,7 @@ func TestBashCompletion(t *testing.T) {
 		line string // the words; the last one is being completed
 		want []string
 	}{
-		{"entra-helper ", []string{"-p", "--profile", "-h", "--help", "--version", "token", "login", "logout", "status", "headers", "databricks", "credential", "git", "inspect", "version", "help"}},
+		{"entra-helper ", []string{"-p", "--profile", "-h", "--help", "--version", "token", "login", "logout", "status", "headers", "databricks", "azure", "credential", "git", "inspect", "version", "help"}},
 		{"entra-helper to", []string{"token"}},
 		{"entra-helper -p prod tok", []string{"token"}},
 		{"entra-helper token -o ", []string{"token", "json", "az", "exec-credential", "header"}},
@@ -272,6 +272,8 @@ func TestBashCompletion(t *testing.T) {
 		{"entra-helper databricks env --shell f", []string{"fish"}},
 		{"entra-helper databricks configure --", []string{"--profile", "--databricks-profile", "--help"}},
 		{"entra-helper inspect --", []string{"--verify", "--json", "--help"}},
+		{"entra-helper azure ", []string{"env"}},
+		{"entra-helper azure env --", []string{"--profile", "--terraform", "--shell", "--help"}},
 		{"entra-helper git ", []string{"configure"}},
 		{"entra-helper git configure --", []string{"--profile", "--url", "--unset", "--help"}},
 		{"entra-helper credential ", []string{"-p", "--profile", "--url", "-h", "--help", "get", "store", "erase"}},

@@ -203,8 +203,14 @@ func (k *Keyring) run(ctx context.Context, w worker) error {
 			pctx, cancel := context.WithTimeout(ctx, k.timeout)
 			err := p.probe(pctx, k.config)
 			cancel()
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				err = timeoutUnavailable(k.timeout, false, k.config)
+			if _, ok := AsUnavailable(err); !ok && errors.Is(err, context.DeadlineExceeded) {
+				// Its own bound or the caller's (the daemon's start-up
+				// check): either way the classified sentence.
+				waited := k.timeout
+				if ctx.Err() != nil {
+					waited = time.Since(start).Round(100 * time.Millisecond)
+				}
+				err = timeoutUnavailable(waited, false, k.config)
 			}
 			if err != nil {
 				done <- err

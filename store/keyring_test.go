@@ -675,6 +675,19 @@ func TestKeyringUnresponsiveChild(t *testing.T) {
 		t.Fatalf("Set: %v", err)
 	}
 	t.Log("timed out as expected:", err)
+
+	// The caller's own deadline, shorter than Timeout (the daemon's
+	// start-up check): the same classified sentence, never the bare
+	// "context deadline exceeded".
+	k = NewKeyring(KeyringOptions{Service: "entra-helper-test", Timeout: 5 * time.Second})
+	for i := 0; i < 3; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err = k.Get(cctx, "profile/x/secret")
+		cancel()
+		if u, ok := AsUnavailable(err); !ok || u.Reason != KeychainTimeout || !strings.Contains(err.Error(), "did not answer in") {
+			t.Fatalf("Get with the caller's deadline: %v, want the classified timeout", err)
+		}
+	}
 }
 
 func TestKeyringClassifiesBackendFailures(t *testing.T) {
@@ -703,6 +716,32 @@ func TestKeyringClassifiesBackendFailures(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), `store = "file"`) || !strings.Contains(err.Error(), "/etc/cfg.toml") {
 			t.Errorf("%v: the fix names neither the file store nor the config file", err)
+		}
+	}
+}
+
+// deadlineProber is a backend whose probe waits for its context and
+// returns the context's error, as the Secret Service probe does on a bus
+// that never answers.
+type deadlineProber struct{ *fakeBackend }
+
+func (deadlineProber) probe(ctx context.Context, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The caller's deadline ends a stuck probe (the daemon's start-up check is
+// shorter than Timeout): the answer is the classified timeout every time,
+// whichever of the worker and the caller sees the deadline first.
+func TestKeyringCallerDeadlineIsClassified(t *testing.T) {
+	k := NewKeyring(KeyringOptions{Service: "s", Timeout: 5 * time.Second, ConfigPath: "/cfg/config.toml"})
+	k.backend = deadlineProber{newFakeBackend()}
+	for i := 0; i < 30; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		_, err := k.Get(ctx, "profile/x/secret")
+		cancel()
+		if u, ok := AsUnavailable(err); !ok || u.Reason != KeychainTimeout || !strings.Contains(err.Error(), `store = "file"`) {
+			t.Fatalf("attempt %d: %v, want the classified timeout", i, err)
 		}
 	}
 }

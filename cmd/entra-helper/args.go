@@ -43,6 +43,9 @@ type flagSet struct {
 	cmd  string
 	defs []*flagDef
 	args []string
+	// stopAtArg ends the options at the first positional argument (the
+	// global options before a command); otherwise options may come anywhere.
+	stopAtArg bool
 }
 
 func newFlagSet(cmd string) *flagSet { return &flagSet{cmd: cmd} }
@@ -91,7 +94,11 @@ func (fs *flagSet) lookup(name string, long bool) *flagDef {
 }
 
 func (fs *flagSet) usagef(format string, a ...any) error {
-	return usageError(fmt.Sprintf(format, a...) + fmt.Sprintf("; see `entra-helper %s --help`", fs.cmd))
+	help := "entra-helper --help"
+	if fs.cmd != "" {
+		help = "entra-helper " + fs.cmd + " --help"
+	}
+	return usageError(fmt.Sprintf(format, a...) + "; see `" + help + "`")
 }
 
 // parse reads args. It returns errHelp for -h/--help and a usage error
@@ -158,6 +165,9 @@ func (fs *flagSet) parse(args []string) error {
 				fs.setValue(d, val)
 				break
 			}
+		case fs.stopAtArg:
+			fs.args = append(fs.args, args[i:]...)
+			return nil
 		default:
 			fs.args = append(fs.args, a)
 		}

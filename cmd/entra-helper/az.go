@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 // azCompatVersion is the Azure CLI version whose output the shim mirrors.
@@ -250,20 +250,6 @@ func (a *app) azGetAccessToken(z *azArgs) error {
 	return a.azOutput(a.azTokenOf(tok, z.subscription), z)
 }
 
-// profileInfo asks the daemon for profile's settings.
-func (a *app) profileInfo(profile string) (*ipc.ProfileInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Profile == nil {
-		return nil, failf("entra-helperd answered without the settings of %s; restart it (entra-helperd service restart) and see its log", profileName(profile))
-	}
-	return resp.Profile, nil
-}
-
 // cloudOf is the profile's row of the cloud table; public for a daemon too
 // old to say.
 func cloudOf(p *ipc.ProfileInfo) *entra.Cloud {
@@ -334,20 +320,28 @@ func (a *app) azAccountShow(z *azArgs) error {
 		if tok.Tenant != "" {
 			acct.TenantID, acct.HomeTenantID = tok.Tenant, tok.Tenant
 		}
-		if j, err := decodeJWT(tok.AccessToken); err == nil {
-			for _, k := range []string{"upn", "unique_name", "preferred_username", "email", "oid"} {
-				if s, ok := j.claims[k].(string); ok && s != "" {
-					acct.User.Name = s
-					break
-				}
+		if j, err := jwt.Decode(tok.AccessToken); err == nil {
+			if s := j.FirstClaim("upn", "unique_name", "preferred_username", "email", "oid"); s != "" {
+				acct.User.Name = s
 			}
-			if tid, ok := j.claims["tid"].(string); ok && tid != "" {
+			if tid := j.ClaimString("tid"); tid != "" {
 				acct.TenantID, acct.HomeTenantID = tid, tid
 			}
 		}
 	default:
 		acct.User.Type = "servicePrincipal"
 		acct.User.Name = p.ClientID
+		if !entra.IsGUID(p.Tenant) {
+			// A domain, or a tenant still to be found from the workspace:
+			// az prints the tenant ID, which a token carries.
+			tok, err := a.getToken(&ipc.Request{Op: ipc.OpToken, Profile: a.profile})
+			if err != nil {
+				return err
+			}
+			if entra.IsGUID(tok.Tenant) {
+				acct.TenantID, acct.HomeTenantID = tok.Tenant, tok.Tenant
+			}
+		}
 	}
 	return a.azOutput(acct, z)
 }

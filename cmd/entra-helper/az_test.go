@@ -240,6 +240,13 @@ func TestAzAccountShow(t *testing.T) {
 			}
 		})
 	}
+	// A tenant written as a domain: az prints the tenant ID, from a token.
+	dom := testProfile()
+	dom.Tenant = "contoso.com"
+	f := &fakeDaemon{answer: func(req *ipc.Request, _ func(*ipc.Event)) (*ipc.Response, error) { return defaultAnswer(req, dom) }}
+	if code, out, _ := runAz(t, f, nil, "account", "show", "--query", "tenantId", "-o", "tsv"); code != 0 || out != "a1bc2d34-5e67-8f89-01ab-c2345d6c78de\n" {
+		t.Errorf("domain tenant: exit %d, %q", code, out)
+	}
 	code, out, _ := runAz(t, &fakeDaemon{}, nil, "account", "show", "-o", "tsv")
 	if code != 0 || out != "AzureCloud\ta1bc2d34-5e67-8f89-01ab-c2345d6c78de\tsub-1\tTrue\t0\tentra-helper profile prod\tEnabled\ta1bc2d34-5e67-8f89-01ab-c2345d6c78de\t\n" {
 		t.Errorf("tsv: %q", out)

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-
-	"github.com/entra-helper/entra-helper/ipc"
 )
 
 const azureUsage = `Usage: entra-helper azure env [-p PROFILE] [--terraform] [--shell sh|fish|powershell|cmd]
@@ -49,15 +46,9 @@ func (a *app) cmdAzureEnv(args []string) error {
 	if err := parseEnvFlags(fs, args, shell); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: *profile}, nil)
+	p, err := a.profileInfo(*profile)
 	if err != nil {
 		return err
-	}
-	p := resp.Profile
-	if p == nil {
-		return failf("entra-helperd answered without the settings of %s; see its log", profileName(*profile))
 	}
 	if p.IdentityEndpoint == "" || p.IdentityHeader == "" || p.IMDSEndpoint == "" {
 		return failf("the daemon's managed-identity endpoint is off, so %s cannot be served to Azure SDKs; set identity_listen in the [daemon] table of the config and restart entra-helperd", profileName(orDefault(p.Name, *profile)))

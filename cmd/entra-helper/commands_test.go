@@ -259,3 +259,37 @@ func TestHumanDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalOptions: the options before the command go through the same
+// parser as the commands' options, stopping at the command.
+func TestGlobalOptions(t *testing.T) {
+	for _, tt := range []struct {
+		argv    []string
+		env     string
+		code    int
+		profile string
+		errWant string
+	}{
+		{argv: []string{"-p", "a", "status"}, profile: "a"},
+		{argv: []string{"--profile=b", "status"}, profile: "b"},
+		{argv: []string{"-pc", "status"}, profile: "c"},
+		{argv: []string{"--", "status"}, env: "e", profile: "e"},
+		{argv: []string{"-p"}, code: 2, errWant: "option -p needs a value; see `entra-helper --help`"},
+		{argv: []string{"--bogus", "status"}, code: 2, errWant: "unknown option --bogus; see `entra-helper --help`"},
+	} {
+		var got string
+		f := &fakeDaemon{answer: func(req *ipc.Request, _ func(*ipc.Event)) (*ipc.Response, error) {
+			got = req.Profile
+			return &ipc.Response{Status: &ipc.Status{}}, nil
+		}}
+		a, _, _ := testApp(f, map[string]string{envProfile: tt.env})
+		code, _, errOut := runApp(t, a, tt.argv...)
+		if code != tt.code || tt.errWant != "" && !strings.Contains(errOut, tt.errWant) || tt.code == 0 && a.profile != tt.profile && got != tt.profile {
+			t.Errorf("%q: exit %d, profile %q/%q, stderr %q", tt.argv, code, a.profile, got, errOut)
+		}
+	}
+	a, out, _ := testApp(&fakeDaemon{}, nil)
+	if code, _, _ := runApp(t, a, "--help", "status"); code != 0 || !strings.Contains(out.String(), "entra-helper [-p PROFILE] COMMAND") {
+		t.Errorf("--help: exit %d, %q", code, out)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/entra-helper/entra-helper/ipc"
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 const credentialUsage = `Usage: entra-helper credential [-p PROFILE] [--url URL] get|store|erase
@@ -272,11 +273,9 @@ func (a *app) credentialGet(profile string, target *gitTarget, c *credential) er
 // name, else the application's client ID (service principals, managed
 // identities). Azure Repos reads only the password.
 func tokenUsername(tok string) string {
-	if j, err := decodeJWT(tok); err == nil {
-		for _, k := range []string{"upn", "preferred_username", "unique_name", "appid", "azp"} {
-			if s, ok := j.claims[k].(string); ok && s != "" {
-				return s
-			}
+	if j, err := jwt.Decode(tok); err == nil {
+		if s := j.FirstClaim("upn", "preferred_username", "unique_name", "appid", "azp"); s != "" {
+			return s
 		}
 	}
 	return "entra-helper"

@@ -256,7 +256,7 @@ func startDetached(bin, logPath string) (*started, error) {
 		w.Close()
 		return nil, err
 	}
-	cmd.Env = append(os.Environ(), ipc.NotifyFDEnv+"="+fd)
+	cmd.Env = append(daemonEnviron(os.Environ()), ipc.NotifyFDEnv+"="+fd)
 	err = cmd.Start()
 	w.Close() // the child has its own; EOF comes when it closes it or exits
 	if err != nil {
@@ -277,4 +277,52 @@ func startDetached(bin, logPath string) (*started, error) {
 		close(exited)
 	}()
 	return &started{exited: exited, verdict: verdict}, nil
+}
+
+// profileInfo asks the daemon for profile's settings.
+func (a *app) profileInfo(profile string) (*ipc.ProfileInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+	defer cancel()
+	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Profile == nil {
+		return nil, failf("entra-helperd answered without the settings of %s; restart it (entra-helperd service restart) and see its log", profileName(profile))
+	}
+	return resp.Profile, nil
+}
+
+// daemonEnviron is env without the variables of `entra-helper azure env`
+// that point at a daemon's own loopback managed-identity endpoint: a shell
+// that ran it must not hand the endpoint's secret to the daemon it starts.
+// Variables a real Azure host set (a managed-identity profile needs them)
+// are kept.
+func daemonEnviron(env []string) []string {
+	own := func(u string) bool {
+		for _, p := range []string{"http://127.0.0.1:", "http://localhost:", "http://[::1]:"} {
+			if strings.HasPrefix(u, p) && (strings.Contains(u, "/app-service") || strings.Contains(u, "/imds/")) {
+				return true
+			}
+		}
+		return false
+	}
+	dropHeader := false
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "IDENTITY_ENDPOINT="); ok && own(v) {
+			dropHeader = true
+		}
+	}
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case (k == "IDENTITY_ENDPOINT" || k == "ARM_MSI_ENDPOINT") && own(v):
+			continue
+		case k == "IDENTITY_HEADER" && dropHeader:
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

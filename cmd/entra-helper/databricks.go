@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -68,15 +67,9 @@ func (a *app) cmdDatabricks(args []string) error {
 // databricksProfile fetches the profile's settings and checks it can be
 // served by the metadata endpoint.
 func (a *app) databricksProfile(profile string) (*ipc.ProfileInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-	defer cancel()
-	resp, err := a.do(ctx, &ipc.Request{Op: ipc.OpProfile, Profile: profile}, nil)
+	p, err := a.profileInfo(profile)
 	if err != nil {
 		return nil, err
-	}
-	p := resp.Profile
-	if p == nil {
-		return nil, failf("entra-helperd answered without the settings of %s; see its log", profileName(profile))
 	}
 	name := orDefault(p.Name, profile)
 	if p.DatabricksHost == "" {

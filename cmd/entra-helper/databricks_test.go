@@ -373,3 +373,19 @@ func TestAzureEnv(t *testing.T) {
 		t.Errorf("unknown subcommand: exit %d", code)
 	}
 }
+
+func TestDaemonEnvironDropsOwnIdentityEndpoint(t *testing.T) {
+	got := daemonEnviron([]string{
+		"HOME=/home/ada",
+		"IDENTITY_ENDPOINT=http://127.0.0.1:8772/app-service/prod", "IDENTITY_HEADER=s3cret",
+		"ARM_MSI_ENDPOINT=http://127.0.0.1:8772/imds/s3cret/prod", "ARM_TENANT_ID=t",
+	})
+	if strings.Join(got, " ") != "HOME=/home/ada ARM_TENANT_ID=t" {
+		t.Errorf("own endpoint: %q", got)
+	}
+	// An Azure host's own endpoint is what a managed-identity profile needs.
+	azure := []string{"IDENTITY_ENDPOINT=http://169.254.129.3:8081/msi/token", "IDENTITY_HEADER=platform"}
+	if got := daemonEnviron(azure); strings.Join(got, " ") != strings.Join(azure, " ") {
+		t.Errorf("Azure host's endpoint: %q", got)
+	}
+}

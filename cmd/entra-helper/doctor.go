@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -374,7 +375,14 @@ func profileChecks(st *ipc.Status, profile string) []ipc.Check {
 			continue
 		}
 		found = true
-		c := ipc.Check{Name: "profile", Message: fmt.Sprintf("%s (%s): %s", p.Name, p.Flow, p.State)}
+		where := p.Flow
+		if cl := entra.CloudByName(p.Cloud); cl != nil && p.Cloud != "" {
+			where += ", " + cl.CLIName
+		}
+		if p.Tenant != "" || p.TenantSource != "" {
+			where += ", tenant " + describeTenant(p.Tenant, p.TenantSource)
+		}
+		c := ipc.Check{Name: "profile", Message: fmt.Sprintf("%s (%s): %s", p.Name, where, p.State)}
 		if p.Account != "" {
 			c.Message += ", signed in as " + p.Account
 		}

@@ -271,3 +271,16 @@ func TestRedactProxy(t *testing.T) {
 		}
 	}
 }
+
+// The profile check names the profile's cloud and where its tenant came from.
+func TestProfileChecksNameCloudAndTenant(t *testing.T) {
+	st := &ipc.Status{Profiles: []ipc.ProfileStatus{
+		{Name: "gov", Flow: "client-secret", Cloud: "usgov", Tenant: "t1", TenantSource: "config", State: ipc.StateReady},
+		{Name: "ws", Flow: "browser", Cloud: "public", TenantSource: "not found yet: taken from https://adb-1.2.azuredatabricks.net/aad/auth on first use", State: ipc.StateNeedsLogin},
+	}}
+	checks := profileChecks(st, "")
+	if len(checks) != 2 || checks[0].Message != "gov (client-secret, AzureUSGovernment, tenant t1): ready" ||
+		checks[1].Message != "ws (browser, AzureCloud, tenant not found yet: taken from https://adb-1.2.azuredatabricks.net/aad/auth on first use): needs-login" {
+		t.Errorf("checks = %+v", checks)
+	}
+}

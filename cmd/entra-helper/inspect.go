@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/entra-helper/entra-helper/ipc"
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 const inspectUsage = `Usage: entra-helper inspect [--verify] [--json] [TOKEN | -]
@@ -30,45 +26,6 @@ Options:
                  keys (asks entra-helperd); exit 1 when it is not valid
       --json     print {"header":{...},"claims":{...}} instead
 `
-
-// jwtParts is a decoded JWT.
-type jwtParts struct {
-	header map[string]any
-	claims map[string]any
-}
-
-// decodeJWT decodes a JWS compact token's header and claims without
-// checking its signature.
-func decodeJWT(tok string) (*jwtParts, error) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		if len(parts) == 5 {
-			return nil, errors.New("it is an encrypted token (JWE), which only its audience can read")
-		}
-		return nil, errors.New("it is not a JWT (expected three dot-separated parts)")
-	}
-	var j jwtParts
-	if err := decodeSegment(parts[0], &j.header); err != nil {
-		return nil, fmt.Errorf("its header does not decode: %v", err)
-	}
-	if err := decodeSegment(parts[1], &j.claims); err != nil {
-		return nil, fmt.Errorf("its claims do not decode: %v", err)
-	}
-	return &j, nil
-}
-
-func decodeSegment(seg string, v *map[string]any) error {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
-	if err != nil {
-		return errors.New("not base64url")
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil || *v == nil {
-		return errors.New("not a JSON object")
-	}
-	return nil
-}
 
 // extractToken finds the token in what a user may paste or pipe: the bare
 // token, an "Authorization: Bearer" line, or the JSON of token -o json/az
@@ -128,12 +85,12 @@ func (a *app) cmdInspect(args []string) error {
 	if tok == "" {
 		return usageError("no token given: pass it as an argument or on stdin (entra-helper token | entra-helper inspect)")
 	}
-	j, err := decodeJWT(tok)
+	j, err := jwt.Decode(tok)
 	if err != nil {
 		return failf("cannot inspect the token: %v", err)
 	}
 	if *asJSON {
-		if err := writeJSON(a.stdout, map[string]any{"header": j.header, "claims": j.claims}, "  "); err != nil {
+		if err := writeJSON(a.stdout, map[string]any{"header": j.Header, "claims": j.Claims}, "  "); err != nil {
 			return err
 		}
 	} else {
@@ -171,21 +128,21 @@ var (
 )
 
 // writeJWT prints the header and claims for people; times in local time.
-func (a *app) writeJWT(w io.Writer, j *jwtParts) {
+func (a *app) writeJWT(w io.Writer, j *jwt.Token) {
 	now := a.now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "header:")
-	for _, k := range orderedKeys(j.header, headerOrder) {
-		fmt.Fprintf(tw, "  %s\t%s\n", k, claimText(j.header[k]))
+	for _, k := range orderedKeys(j.Header, headerOrder) {
+		fmt.Fprintf(tw, "  %s\t%s\n", k, claimText(j.Header[k]))
 	}
 	fmt.Fprintln(tw, "claims:")
-	for _, k := range orderedKeys(j.claims, claimOrder) {
-		v := j.claims[k]
+	for _, k := range orderedKeys(j.Claims, claimOrder) {
+		v := j.Claims[k]
 		text := claimText(v)
 		switch k {
 		case "nbf", "iat", "exp", "auth_time", "xms_tcdt":
-			if sec, ok := numericDate(v); ok {
-				t := time.Unix(sec, 0).In(a.loc)
+			if t, ok := jwt.NumericDate(v); ok {
+				t = t.In(a.loc)
 				text = t.Format("2006-01-02 15:04:05 MST")
 				switch {
 				case k == "exp" && t.After(now):
@@ -242,20 +199,4 @@ func claimText(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// numericDate reads a JWT NumericDate (seconds, maybe fractional).
-func numericDate(v any) (int64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	if i, err := n.Int64(); err == nil {
-		return i, true
-	}
-	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
-	}
-	return int64(f), true
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/entra-helper/entra-helper/ipc"
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 func sampleJWT(t *testing.T) string {
@@ -157,8 +158,8 @@ func FuzzDecodeJWT(f *testing.F) {
 	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjEuNWUxMH0.x")
 	f.Add("a.b")
 	f.Fuzz(func(t *testing.T, s string) {
-		j, err := decodeJWT(extractToken(s))
-		if err == nil && (j.header == nil || j.claims == nil) {
+		j, err := jwt.Decode(extractToken(s))
+		if err == nil && (j.Header == nil || j.Claims == nil) {
 			t.Fatal("nil maps without an error")
 		}
 		if err == nil {

@@ -176,32 +176,21 @@ func findCommand(name string) *command {
 
 // run dispatches the arguments after the program name.
 func (a *app) run(args []string) error {
-	a.profile = a.getenv(envProfile)
 	// Global options before the command: -p/--profile, -h/--help, --version.
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
-		arg := args[0]
-		switch {
-		case arg == "-h" || arg == "--help":
-			fmt.Fprint(a.stdout, mainUsage())
-			return nil
-		case arg == "--version":
-			return a.cmdVersion(nil)
-		case arg == "-p" || arg == "--profile":
-			if len(args) < 2 {
-				return usageError("option " + arg + " needs a profile name; see `entra-helper --help`")
-			}
-			a.profile = args[1]
-			args = args[2:]
-			continue
-		case strings.HasPrefix(arg, "--profile="):
-			a.profile = strings.TrimPrefix(arg, "--profile=")
-		case strings.HasPrefix(arg, "-p") && len(arg) > 2 && arg[2] != '-':
-			a.profile = arg[2:]
-		default:
-			return usageError("unknown option " + arg + " before the command; see `entra-helper --help`")
-		}
-		args = args[1:]
+	fs := newFlagSet("")
+	fs.stopAtArg = true
+	profile := fs.String("p", "profile", a.getenv(envProfile))
+	version := fs.Bool("", "version")
+	if err := fs.parse(args); errors.Is(err, errHelp) {
+		fmt.Fprint(a.stdout, mainUsage())
+		return nil
+	} else if err != nil {
+		return err
 	}
+	if *version {
+		return a.cmdVersion(nil)
+	}
+	a.profile, args = *profile, fs.args
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, mainUsage())
 		return &exitError{code: exitUsage}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/internal/private"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -369,7 +370,8 @@ func (p storePlan) describe(w func(string, ...any)) {
 	}
 }
 
-// createKey writes a fresh random key, never replacing a file.
+// createKey writes a fresh random key, never replacing a file, readable by
+// its owner only (0600; an owner-only DACL on Windows).
 func createKey(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -378,18 +380,7 @@ func createKey(path string) error {
 	if _, err := rand.Read(b); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(hex.EncodeToString(b) + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
+	return private.WriteNew(path, []byte(hex.EncodeToString(b)+"\n"))
 }
 
 // confirm asks before writing, unless yes; without a terminal it needs yes.

@@ -62,7 +62,7 @@ func azureEnv(t *testing.T, url string) {
 func TestAzureSDK(t *testing.T) {
 	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: time.Now().Add(time.Hour)}}
 	h := newIdentity(ft, nil)
-	h.Now = nil // the SDK checks expiry against the real clock
+	h.Clock = nil // the SDK checks expiry against the real clock
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {

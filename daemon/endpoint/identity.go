@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -95,8 +96,9 @@ type Identity struct {
 	// and records each token handed out. The server must use
 	// access.ConnContext.
 	Access IdentityAccess
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+	// Clock tells the time that decides expires_in and log durations (nil:
+	// clock.Real).
+	Clock clock.Clock
 }
 
 // IdentityAccess is what the managed-identity endpoint asks of the access
@@ -439,36 +441,20 @@ func (h *Identity) fail(w http.ResponseWriter, r *http.Request, proto, profile s
 }
 
 func (h *Identity) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
+	if h.Clock != nil {
+		return h.Clock.Now()
 	}
-	return time.Now()
+	return clock.Real{}.Now()
 }
 
-// log records one answer: never the path or headers (they hold the
-// secret), the query (it may hold an identity) nor a token.
+// log records one answer (see logAnswer): never the path or headers (they
+// hold the secret), the query (it may hold an identity) nor a token.
 func (h *Identity) log(r *http.Request, proto, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
-	if h.Log == nil {
-		return
-	}
-	ce := h.Log.Check(answerLevel(status), "managed-identity request")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.Int("status", status),
-		zap.String("method", r.Method),
-		zap.String("remote", r.RemoteAddr),
-		zap.Duration("took", h.now().Sub(start)),
+	if h.Log == nil || !h.Log.Core().Enabled(answerLevel(status)) {
+		return // nothing built for a line nobody writes
 	}
 	if proto != "" {
-		fields = append(fields, zap.String("protocol", proto))
+		extra = append([]zap.Field{zap.String("protocol", proto)}, extra...)
 	}
-	if profile != "" {
-		fields = append(fields, zap.String("profile", profile))
-	}
-	if reason != "" {
-		fields = append(fields, zap.String("reason", reason))
-	}
-	ce.Write(append(fields, extra...)...)
+	logAnswer(h.Log, "managed-identity request", r, status, h.now().Sub(start), profile, reason, extra...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
 )
@@ -47,7 +48,7 @@ func newIdentity(tokens Tokens, log *zap.Logger) *Identity {
 		},
 		MinValid: func() time.Duration { return 5 * time.Minute },
 		Log:      log,
-		Now:      func() time.Time { return now },
+		Clock:    clock.NewFake(now),
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -71,8 +72,9 @@ type Metadata struct {
 	// and nothing is audited; tests). Its server must use
 	// access.ConnContext.
 	Access Access
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+	// Clock tells the time that decides expires_in and log durations (nil:
+	// clock.Real).
+	Clock clock.Clock
 }
 
 // Access decides who may use a profile on a loopback endpoint and records
@@ -195,10 +197,10 @@ func (m *Metadata) route(r *http.Request) (string, bool) {
 }
 
 func (m *Metadata) now() time.Time {
-	if m.Now != nil {
-		return m.Now()
+	if m.Clock != nil {
+		return m.Clock.Now()
 	}
-	return time.Now()
+	return clock.Real{}.Now()
 }
 
 // answer writes a JSON error and logs it.
@@ -207,27 +209,11 @@ func (m *Metadata) answer(w http.ResponseWriter, r *http.Request, profile string
 	m.log(r, profile, status, reason, start)
 }
 
-// log records one answer (at answerLevel): never the path (it holds the
+// log records one answer (see logAnswer): never the path (it holds the
 // secret) nor a token.
 func (m *Metadata) log(r *http.Request, profile string, status int, reason string, start time.Time, extra ...zap.Field) {
 	if m.Log == nil {
 		return
 	}
-	ce := m.Log.Check(answerLevel(status), "metadata request")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.Int("status", status),
-		zap.String("method", r.Method),
-		zap.String("remote", r.RemoteAddr),
-		zap.Duration("took", m.now().Sub(start)),
-	}
-	if profile != "" {
-		fields = append(fields, zap.String("profile", profile))
-	}
-	if reason != "" {
-		fields = append(fields, zap.String("reason", reason))
-	}
-	ce.Write(append(fields, extra...)...)
+	logAnswer(m.Log, "metadata request", r, status, m.now().Sub(start), profile, reason, extra...)
 }

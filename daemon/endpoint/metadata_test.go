@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,7 @@ func newMetadata(tokens Tokens, log *zap.Logger) *Metadata {
 		},
 		MinValid: func() time.Duration { return 5 * time.Minute },
 		Log:      log,
-		Now:      func() time.Time { return now },
+		Clock:    clock.NewFake(now),
 	}
 }
 

@@ -35,7 +35,7 @@ func (noLoader) Configure(*config.Config) error { return nil }
 func TestDatabricksSDK(t *testing.T) {
 	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: time.Now().Add(time.Hour)}}
 	m := newMetadata(ft, nil)
-	m.Now = nil // the SDK checks expiry against the real clock
+	m.Clock = nil // the SDK checks expiry against the real clock
 	srv := httptest.NewServer(m)
 	defer srv.Close()
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {

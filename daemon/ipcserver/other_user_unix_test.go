@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-helper/entra-helper/internal/testsock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -50,7 +51,7 @@ func TestOtherUserRefused(t *testing.T) {
 	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
 		t.Skip("peer credentials are read on Linux and macOS")
 	}
-	dir, bin := childSetup(t)
+	dir, bin := testsock.World(t)
 	path := filepath.Join(dir, "open.sock")
 	l, err := net.Listen("unix", path)
 	must(t, err)
@@ -79,23 +80,6 @@ func TestOtherUserRefused(t *testing.T) {
 		t.Fatalf("reports: %v", errs.errs)
 	}
 
-}
-
-// childSetup makes a directory anyone may use, holding a copy of the test
-// binary that another user can run.
-func childSetup(t *testing.T) (dir, bin string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ipcserver")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	must(t, os.Chmod(dir, 0o777))
-	exe, err := os.Executable()
-	must(t, err)
-	data, err := os.ReadFile(exe)
-	must(t, err)
-	bin = filepath.Join(dir, "ipcserver.test")
-	must(t, os.WriteFile(bin, data, 0o755))
-	return dir, bin
 }
 
 func must(t *testing.T, err error) {

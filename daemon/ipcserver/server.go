@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -341,7 +342,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.refuse(c, ipc.CodeUsage, fmt.Sprintf("the client speaks protocol version %d, this daemon speaks version %d: run matching versions of entra-helper and entra-helperd", verr.Got, ipc.ProtocolVersion))
 		case errors.Is(err, ipc.ErrMessageTooLarge), errors.Is(err, ipc.ErrMalformed):
 			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who(), err))
-			s.refuse(c, ipc.CodeUsage, "malformed request: "+trimPrefix(err.Error()))
+			s.refuse(c, ipc.CodeUsage, "malformed request: "+strings.TrimPrefix(err.Error(), "ipc: "))
 		default:
 			s.report(fmt.Errorf("ipc: reading the request of %s: %w", who(), err))
 		}
@@ -407,14 +408,6 @@ func (s *Server) handle(c net.Conn, peer ipc.Peer, req *ipc.Request) {
 		s.report(fmt.Errorf("ipc: the handler of %q returned without an answer", req.Op))
 		send(errorResponse(ipc.CodeFailed, "the daemon failed to answer this request; see its log"))
 	}
-}
-
-func trimPrefix(s string) string {
-	const p = "ipc: "
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
 }
 
 // Close stops the server at once: it closes the listeners and every

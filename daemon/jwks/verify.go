@@ -1,10 +1,12 @@
+// Package jwks verifies the RS256 signature of Entra ID tokens against the
+// keys their issuer publishes (OpenID discovery, then the JWKS document),
+// keeping Entra's issuer and tenant rules. Decoding is the shared jwt
+// package's; the signature check is golang-jwt's.
 package jwks
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +18,11 @@ import (
 	"sync"
 	"time"
 
+	golangjwt "github.com/golang-jwt/jwt/v5"
+
 	"github.com/entra-helper/entra-helper/entra"
+	"github.com/entra-helper/entra-helper/internal/clock"
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 // Defaults of a Verifier.
@@ -32,16 +38,14 @@ const (
 // ErrSignature is wrapped when a token's signature does not verify.
 var ErrSignature = errors.New("signature does not verify")
 
+// ErrMalformed is wrapped by every error about a token's shape or encoding
+// (the shared decoder's sentinel).
+var ErrMalformed = jwt.ErrMalformed
+
 // Result is what Verify learnt about a token whose signature is valid.
 type Result struct {
-	KeyID     string // kid (or x5t) of the key that signed it
-	Issuer    string // iss
-	Tenant    string // the tenant taken from iss
-	JWKSURL   string // where the key was found
-	Header    map[string]any
-	Claims    map[string]any
-	ExpiresAt time.Time // exp; zero when absent
-	NotBefore time.Time // nbf; zero when absent
+	KeyID  string // kid (or x5t) of the key that signed it
+	Issuer string // iss
 	// Expired is true when exp is absent or has passed; NotYetValid when nbf
 	// is in the future. Verify reports them but does not fail on them.
 	Expired     bool
@@ -59,8 +63,8 @@ type Verifier struct {
 	// MinRefetch is the least time between two fetches of one JWKS URL
 	// caused by an unknown kid (DefaultMinRefetch).
 	MinRefetch time.Duration
-	// Now is the clock (time.Now).
-	Now func() time.Time
+	// Clock tells the time that decides cache ages and exp/nbf (clock.Real).
+	Clock clock.Clock
 
 	mu        sync.Mutex
 	discovery map[string]cachedURL  // discovery URL -> jwks_uri
@@ -92,7 +96,7 @@ func NewVerifier(client *http.Client) *Verifier {
 		client:     client,
 		CacheTTL:   DefaultCacheTTL,
 		MinRefetch: DefaultMinRefetch,
-		Now:        time.Now,
+		Clock:      clock.Real{},
 		discovery:  map[string]cachedURL{},
 		keys:       map[string]*cachedSet{},
 	}
@@ -107,34 +111,26 @@ func NewVerifier(client *http.Client) *Verifier {
 // equivalents) or lie on the authority's host. Verify does not fail on
 // exp/nbf: it reports them in Result. Errors never quote the token.
 func (v *Verifier) Verify(ctx context.Context, token, authority string) (*Result, error) {
-	parts, err := split(token)
+	tok, err := jwt.Decode(token)
 	if err != nil {
 		return nil, err
 	}
-	header, err := decodePart("header", parts[0])
-	if err != nil {
-		return nil, err
-	}
-	claims, err := decodePart("payload", parts[1])
-	if err != nil {
-		return nil, err
-	}
-	alg := stringClaim(header, "alg")
+	alg := tok.HeaderString("alg")
 	switch {
 	case strings.EqualFold(alg, "none"):
 		return nil, fmt.Errorf("%w: unsigned tokens (alg none) are refused", ErrSignature)
 	case alg != "RS256":
 		return nil, fmt.Errorf("%w: algorithm %q is not supported (only RS256)", ErrSignature, alg)
 	}
-	kid, x5t := stringClaim(header, "kid"), stringClaim(header, "x5t")
+	kid, x5t := tok.HeaderString("kid"), tok.HeaderString("x5t")
 	if kid == "" && x5t == "" {
 		return nil, fmt.Errorf("%w: the header names no key (kid or x5t)", ErrMalformed)
 	}
-	sig, err := b64(parts[2])
-	if err != nil || len(sig) == 0 {
-		return nil, fmt.Errorf("%w: the signature is missing or not base64url", ErrMalformed)
+	sig, err := tok.Signature()
+	if err != nil {
+		return nil, err
 	}
-	iss := stringClaim(claims, "iss")
+	iss := tok.ClaimString("iss")
 	authBase, err := authorityBase(authority)
 	if err != nil {
 		return nil, err
@@ -143,30 +139,25 @@ func (v *Verifier) Verify(ctx context.Context, token, authority string) (*Result
 	if err != nil {
 		return nil, err
 	}
-	if tid := stringClaim(claims, "tid"); tid != "" && !strings.EqualFold(tid, tenant) {
+	if tid := tok.ClaimString("tid"); tid != "" && !strings.EqualFold(tid, tenant) {
 		return nil, fmt.Errorf("the token's tid %q does not match its issuer %q", tid, iss)
 	}
 	key, jwksURL, err := v.findKey(ctx, authBase, tenant, kid, x5t)
 	if err != nil {
 		return nil, err
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(key.pub, crypto.SHA256, digest[:], sig); err != nil {
-		if _, ok := header["nonce"]; ok {
+	if err := golangjwt.SigningMethodRS256.Verify(tok.SigningInput(), sig, key.pub); err != nil {
+		if _, ok := tok.Header["nonce"]; ok {
 			return nil, fmt.Errorf("%w: the token carries a nonce in its header (a Microsoft Graph token); only Graph can verify those", ErrSignature)
 		}
 		return nil, fmt.Errorf("%w with key %q of %s", ErrSignature, keyName(kid, x5t), jwksURL)
 	}
-	res := &Result{
-		KeyID: keyName(kid, x5t), Issuer: iss, Tenant: tenant, JWKSURL: jwksURL,
-		Header: header, Claims: claims,
-	}
-	now := v.Now()
-	var ok bool
-	res.ExpiresAt, ok = NumericDate(claims, "exp")
-	res.Expired = !ok || !now.Before(res.ExpiresAt)
-	if res.NotBefore, ok = NumericDate(claims, "nbf"); ok {
-		res.NotYetValid = now.Before(res.NotBefore)
+	res := &Result{KeyID: keyName(kid, x5t), Issuer: iss}
+	now := v.Clock.Now()
+	exp, ok := tok.ClaimTime("exp")
+	res.Expired = !ok || !now.Before(exp)
+	if nbf, ok := tok.ClaimTime("nbf"); ok {
+		res.NotYetValid = now.Before(nbf)
 	}
 	return res, nil
 }
@@ -255,7 +246,7 @@ func (s *cachedSet) find(kid, x5t string) (jwk, bool) {
 
 // jwksURL returns the jwks_uri of the discovery document at disco.
 func (v *Verifier) jwksURL(ctx context.Context, disco string) (string, error) {
-	now := v.Now()
+	now := v.Clock.Now()
 	v.mu.Lock()
 	c, ok := v.discovery[disco]
 	v.mu.Unlock()
@@ -282,7 +273,7 @@ func (v *Verifier) jwksURL(ctx context.Context, disco string) (string, error) {
 // tells whether they were just fetched. With refetch, a cached set older
 // than MinRefetch is fetched again.
 func (v *Verifier) keySet(ctx context.Context, jwksURL string, refetch bool) (*cachedSet, bool, error) {
-	now := v.Now()
+	now := v.Clock.Now()
 	v.mu.Lock()
 	c := v.keys[jwksURL]
 	v.mu.Unlock()
@@ -321,8 +312,8 @@ func parseJWK(raw json.RawMessage) (jwk, bool) {
 	if json.Unmarshal(raw, &k) != nil || k.Kty != "RSA" || k.Use != "" && k.Use != "sig" || k.Alg != "" && k.Alg != "RS256" {
 		return jwk{}, false
 	}
-	nb, err1 := b64(k.N)
-	eb, err2 := b64(k.E)
+	nb, err1 := jwt.Base64URL(k.N)
+	eb, err2 := jwt.Base64URL(k.E)
 	if err1 != nil || err2 != nil || len(eb) == 0 || len(eb) > 4 {
 		return jwk{}, false
 	}

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/entra-helper/entra-helper/internal/clock"
 )
 
 const tid = "a1bc2d34-5e67-8f89-01ab-c2345d6c78de"
@@ -78,6 +80,14 @@ type fakeIdP struct {
 	discoHits  atomic.Int32
 	jwksHits   atomic.Int32
 	jwksStatus int
+	jwksPath   atomic.Value // path of the last JWKS fetch
+}
+
+// lastJWKS returns the path the last JWKS was fetched from: it names the
+// tenant Verify took from the issuer.
+func (f *fakeIdP) lastJWKS() string {
+	p, _ := f.jwksPath.Load().(string)
+	return p
 }
 
 func newFakeIdP(t *testing.T, keys ...map[string]any) *fakeIdP {
@@ -98,6 +108,7 @@ func newFakeIdP(t *testing.T, keys ...map[string]any) *fakeIdP {
 	})
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", func(w http.ResponseWriter, r *http.Request) {
 		f.jwksHits.Add(1)
+		f.jwksPath.Store(r.URL.Path)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.jwksStatus != 0 {
@@ -121,14 +132,10 @@ func (f *fakeIdP) setKeys(keys ...map[string]any) {
 	f.mu.Unlock()
 }
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.t }
-
-func newVerifier(f *fakeIdP, now time.Time) (*Verifier, *fakeClock) {
-	clk := &fakeClock{t: now}
+func newVerifier(f *fakeIdP, now time.Time) (*Verifier, *clock.Fake) {
+	clk := clock.NewFake(now)
 	v := NewVerifier(f.srv.Client())
-	v.Now = clk.Now
+	v.Clock = clk
 	return v, clk
 }
 
@@ -163,14 +170,13 @@ func TestVerify(t *testing.T) {
 		check     func(t *testing.T, r *Result)
 	}{
 		{name: "v2 token", token: sign(t, k1, rs, good), check: func(t *testing.T, r *Result) {
-			if r.KeyID != "k1" || r.Issuer != v2iss || r.Tenant != tid || r.Expired || r.NotYetValid ||
-				!r.ExpiresAt.Equal(now.Add(time.Hour)) || !strings.HasSuffix(r.JWKSURL, "/discovery/v2.0/keys") {
-				t.Errorf("result %+v", r)
+			if r.KeyID != "k1" || r.Issuer != v2iss || r.Expired || r.NotYetValid || f.lastJWKS() != "/"+tid+"/discovery/v2.0/keys" {
+				t.Errorf("result %+v, keys fetched from %s", r, f.lastJWKS())
 			}
 		}},
 		{name: "v1 token", token: sign(t, k1, rs, with(good, "iss", v1iss)), check: func(t *testing.T, r *Result) {
-			if r.Tenant != tid || r.Issuer != v1iss {
-				t.Errorf("result %+v", r)
+			if f.lastJWKS() != "/"+tid+"/discovery/v2.0/keys" || r.Issuer != v1iss {
+				t.Errorf("result %+v, keys fetched from %s", r, f.lastJWKS())
 			}
 		}},
 		{name: "x5t only", token: sign(t, k1, map[string]any{"alg": "RS256", "x5t": "k1-x5t"}, good), check: func(t *testing.T, r *Result) {
@@ -185,8 +191,8 @@ func TestVerify(t *testing.T) {
 			}
 		}},
 		{name: "no exp is expired", token: sign(t, k1, rs, with(good, "exp", nil)), check: func(t *testing.T, r *Result) {
-			if !r.Expired || !r.ExpiresAt.IsZero() {
-				t.Errorf("Expired %v ExpiresAt %v", r.Expired, r.ExpiresAt)
+			if !r.Expired {
+				t.Error("not Expired")
 			}
 		}},
 		{name: "nbf in future reported", token: sign(t, k1, rs, with(good, "nbf", now.Add(time.Minute).Unix())), check: func(t *testing.T, r *Result) {
@@ -220,7 +226,7 @@ func TestVerify(t *testing.T) {
 			wantErr: `the token's tid "other" does not match its issuer "` + v2iss + `"`},
 		{name: "http authority", token: sign(t, k1, rs, good), authority: "http://login.microsoftonline.com",
 			wantErr: `the authority "http://login.microsoftonline.com" is not an https URL`},
-		{name: "not a jwt", token: "abc", wantErr: "malformed token: a JWT has 3 parts separated by dots, this has 1", sentinel: ErrMalformed},
+		{name: "not a jwt", token: "abc", wantErr: "malformed token: not a JWT (a JWT has 3 parts separated by dots, this has 1)", sentinel: ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, _ := newVerifier(f, now)
@@ -278,7 +284,7 @@ func TestVerifyCachingAndRotation(t *testing.T) {
 	hits(1, 1) // cached
 
 	// Unknown kid: one refetch, then a clear error.
-	clk.t = clk.t.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if _, err := v.Verify(ctx, tok2, f.srv.URL); !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), `key "k2" is not among the keys published at`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -291,14 +297,14 @@ func TestVerifyCachingAndRotation(t *testing.T) {
 
 	// The IdP rotates in k2: after MinRefetch the unknown kid triggers one refetch that finds it.
 	f.setKeys(jwkOf("k1", &k1.PublicKey), jwkOf("k2", &k2.PublicKey))
-	clk.t = clk.t.Add(DefaultMinRefetch)
+	clk.Advance(DefaultMinRefetch)
 	if res, err := v.Verify(ctx, tok2, f.srv.URL); err != nil || res.KeyID != "k2" {
 		t.Fatalf("after rotation: %v, %+v", err, res)
 	}
 	hits(1, 3)
 
 	// After CacheTTL everything is fetched again.
-	clk.t = clk.t.Add(DefaultCacheTTL)
+	clk.Advance(DefaultCacheTTL)
 	if _, err := v.Verify(ctx, tok1, f.srv.URL); err != nil {
 		t.Fatal(err)
 	}
@@ -346,60 +352,4 @@ func TestVerifyCanceled(t *testing.T) {
 	if _, err := v.Verify(ctx, tok, f.srv.URL); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
-}
-
-func TestDecodeUnverified(t *testing.T) {
-	h := jsonPart(t, map[string]any{"alg": "RS256", "kid": "k"})
-	c := jsonPart(t, map[string]any{"aud": "x", "exp": 1700000000})
-	for _, tc := range []struct {
-		name, token, wantErr string
-	}{
-		{"ok", h + "." + c + ".sig", ""},
-		{"padded and spaced", " " + h + "==." + c + ".sig\n", ""},
-		{"empty", "", "malformed token: empty"},
-		{"two parts", h + "." + c, "malformed token: a JWT has 3 parts separated by dots, this has 2"},
-		{"jwe", "a.b.c.d.e", "malformed token: an encrypted token (JWE) cannot be decoded"},
-		{"empty payload", h + "..sig", "malformed token: empty header or payload"},
-		{"bad base64", h + ".!!!.sig", "malformed token: the payload is not base64url"},
-		{"not object", enc([]byte("[1]")) + "." + c + ".s", "malformed token: the header is not a JSON object"},
-		{"null", enc([]byte("null")) + "." + c + ".s", "malformed token: the header is not a JSON object"},
-		{"trailing", h + "." + enc([]byte(`{"a":1}{}`)) + ".s", "malformed token: the payload has data after its JSON object"},
-		{"too long", h + "." + strings.Repeat("A", MaxTokenSize) + ".s", "malformed token: longer than 65536 bytes"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			hdr, cl, err := DecodeUnverified(tc.token)
-			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Errorf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if hdr["kid"] != "k" || cl["aud"] != "x" {
-				t.Errorf("header %v claims %v", hdr, cl)
-			}
-			if exp, ok := NumericDate(cl, "exp"); !ok || exp.Unix() != 1700000000 {
-				t.Errorf("exp = %v, %v", exp, ok)
-			}
-		})
-	}
-}
-
-func FuzzDecodeUnverified(f *testing.F) {
-	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJhIjoxfQ.c2ln")
-	f.Add("a.b.c")
-	f.Add("..")
-	f.Add("e30.e30.")
-	f.Fuzz(func(t *testing.T, token string) {
-		h, c, err := DecodeUnverified(token)
-		if err == nil && (h == nil || c == nil) {
-			t.Fatal("nil maps without error")
-		}
-		if err != nil && len(token) > 8 && strings.Contains(err.Error(), token) {
-			t.Fatalf("error quotes the token: %v", err)
-		}
-		_, _ = NumericDate(c, "exp")
-	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/cache"
@@ -332,13 +333,5 @@ func seedRefreshToken(homeID, env, clientID, refreshToken string) ([]byte, error
 	return json.Marshal(m)
 }
 
-func lowerJoin(parts ...string) string {
-	var buf bytes.Buffer
-	for i, p := range parts {
-		if i > 0 {
-			buf.WriteByte('-')
-		}
-		buf.Write(bytes.ToLower([]byte(p)))
-	}
-	return buf.String()
-}
+// lowerJoin builds an MSAL cache key: the parts lower-cased, joined by "-".
+func lowerJoin(parts ...string) string { return strings.ToLower(strings.Join(parts, "-")) }

@@ -32,8 +32,6 @@ type confidentialProfile struct {
 	credHash [32]byte // of the credential material client was built from
 	material []byte   // secret or PEM read from the store (nil: not loaded)
 	oid      string   // the service principal's object ID, once seen
-
-	locks keyedMutex // per scope set: one acquisition at a time
 }
 
 // fileError is a failure to read a file the profile names.
@@ -76,8 +74,6 @@ func (c *confidentialProfile) Acquire(ctx context.Context, scopes []string) (aut
 }
 
 func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Client, scopes []string) (auth.Token, error) {
-	unlock := c.locks.lock(scopeKey(scopes))
-	defer unlock()
 	for attempt := 0; ; attempt++ {
 		res, err := cl.AcquireTokenByCredential(ctx, scopes)
 		if err != nil {
@@ -90,7 +86,7 @@ func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Clie
 			continue
 		}
 		t := c.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-		if oid := tokenClaims(res.AccessToken).ObjectID; oid != "" {
+		if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
 			c.mu.Lock()
 			c.oid = oid
 			c.mu.Unlock()
@@ -243,7 +239,7 @@ func (c *confidentialProfile) parseCertificate(material []byte) ([]*x509.Certifi
 	if err != nil {
 		return nil, nil, bad("is unusable: " + err.Error())
 	}
-	now := c.opts.Now()
+	now := c.opts.Clock.Now()
 	for _, crt := range certs {
 		if now.After(crt.NotAfter) {
 			return nil, nil, bad(fmt.Sprintf("expired on %s: create a new one and upload it to the app registration", crt.NotAfter.UTC().Format("2006-01-02")))

@@ -122,7 +122,7 @@ const msalNoToken = "no token found"
 // puts MSAL's error text into Message (it may embed requests and responses);
 // Err keeps a sanitized cause for logs. An *auth.Error is returned unchanged;
 // nil stays nil.
-func Classify(p *config.Profile, err error) error {
+func Classify(p *config.Profile, err error, now time.Time) error {
 	if err == nil {
 		return nil
 	}
@@ -147,11 +147,11 @@ func Classify(p *config.Profile, err error) error {
 
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
-		return classifyHTTP(p, ce)
+		return classifyHTTP(p, ce, now)
 	}
 	var pce *msalerrors.CallErr
 	if errors.As(err, &pce) && pce != nil && pce.Resp != nil {
-		return classifyHTTP(p, *pce)
+		return classifyHTTP(p, *pce, now)
 	}
 
 	var ua x509.UnknownAuthorityError
@@ -176,12 +176,12 @@ func Classify(p *config.Profile, err error) error {
 
 // classifyHTTP maps an HTTP error answer from Entra or a managed identity
 // endpoint.
-func classifyHTTP(p *config.Profile, ce msalerrors.CallErr) *auth.Error {
+func classifyHTTP(p *config.Profile, ce msalerrors.CallErr, now time.Time) *auth.Error {
 	status := ce.Resp.StatusCode
 	body := callErrBody(ce)
 	ee, parsed := ParseEntraError(body)
 	out := mapEntra(p, status, ee, parsed)
-	if ra := retryAfter(ce.Resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+	if ra := retryAfter(ce.Resp.Header.Get("Retry-After"), now); ra > 0 {
 		out.RetryAfter = ra
 	}
 	if out.Err == nil {

@@ -159,7 +159,7 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ae *auth.Error
-			if !errors.As(Classify(tt.p, tt.err), &ae) {
+			if !errors.As(Classify(tt.p, tt.err, time.Now()), &ae) {
 				t.Fatalf("not an *auth.Error")
 			}
 			if ae.Kind != tt.kind {
@@ -195,7 +195,7 @@ func TestClassifyNeverLeaksSecrets(t *testing.T) {
 		callErr(400, `{"error":"invalid_request","error_description":"bad `+tok+`"}`, nil),
 	}
 	for _, err := range errs {
-		ae := Classify(p, err).(*auth.Error)
+		ae := Classify(p, err, time.Now()).(*auth.Error)
 		all := ae.Error()
 		if ae.Err != nil {
 			all += ae.Err.Error()
@@ -211,7 +211,7 @@ func TestClassifyNeverLeaksSecrets(t *testing.T) {
 func TestClassifyKeepsBodyReadable(t *testing.T) {
 	p := &config.Profile{Name: "p", Flow: config.FlowClientSecret, Tenant: "t", ClientID: "c"}
 	err := callErr(401, bodyWrongSecret, nil)
-	_ = Classify(p, err)
+	_ = Classify(p, err, time.Now())
 	b, _ := io.ReadAll(err.(msalerrors.CallErr).Resp.Body)
 	if !bytes.Equal(b, []byte(bodyWrongSecret)) {
 		t.Fatalf("body consumed: %q", b)

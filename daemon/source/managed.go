@@ -64,7 +64,7 @@ func (m *managedProfile) Acquire(ctx context.Context, scopes []string) (auth.Tok
 		return auth.Token{}, m.classify(err)
 	}
 	t := m.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-	if oid := tokenClaims(res.AccessToken).ObjectID; oid != "" {
+	if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
 		m.mu.Lock()
 		m.oid = oid
 		m.mu.Unlock()

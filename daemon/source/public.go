@@ -14,6 +14,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/ipc"
 )
 
@@ -186,7 +187,7 @@ func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func
 	}
 	a := accountOf(res.Account, res.IDToken.Oid, resultTenant(res))
 	if a.Tenant == "" {
-		a.Tenant = tokenClaims(res.AccessToken).TenantID
+		a.Tenant = tokenClaim(res.AccessToken, "tid")
 	}
 	u.log.Info("signed in", zap.String("username", a.Username), zap.String("tenant", a.Tenant))
 	return a, nil
@@ -260,7 +261,7 @@ func accountOf(a public.Account, oid, tenant string) auth.Account {
 		}
 	}
 	for _, v := range []string{a.Realm, homeTID} {
-		if out.Tenant == "" || out.Tenant == "organizations" || out.Tenant == "common" {
+		if _, form := entra.ParseTenant(out.Tenant); out.Tenant == "" || form == entra.TenantAlias {
 			out.Tenant = v
 		}
 	}

@@ -15,21 +15,21 @@ package source
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
+	"github.com/entra-helper/entra-helper/jwt"
 	"github.com/entra-helper/entra-helper/store"
 
 	"github.com/entra-helper/entra-helper/entra"
@@ -45,8 +45,9 @@ type Options struct {
 	OpenBrowser func(url string) error
 	// Log receives warnings and debug lines; never secrets. nil: no logs.
 	Log *zap.Logger
-	// Now is the clock. nil: time.Now.
-	Now func() time.Time
+	// Clock tells the time that decides refresh-in and Retry-After dates.
+	// nil: clock.Real.
+	Clock clock.Clock
 }
 
 // Store keys of a profile.
@@ -60,8 +61,9 @@ func Keys(name string) []string {
 	return []string{keySecret(name), keyCertificate(name), keyMSALCache(name)}
 }
 
-// New returns the auth.Profile for p's flow. It checks the profile's
-// settings but does no I/O; st keeps what the profile must keep.
+// New returns the auth.Profile for p's flow; st keeps what the profile must
+// keep. p must have passed daemon/config's validation, the one place a
+// profile's settings are checked; New does no I/O.
 func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) {
 	if p == nil {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no profile given"}
@@ -75,22 +77,16 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	cp := *p
 	cp.Scopes = slices.Clone(p.Scopes)
 	b := &base{p: &cp, st: st, opts: opts, log: opts.Log.With(zap.String("profile", p.Name), zap.String("flow", p.Flow))}
 	if p.Flow != config.FlowManagedIdentity {
-		if p.Tenant == "" {
-			return nil, usageErr(p, "has no tenant")
-		}
-		if p.ClientID == "" {
-			return nil, usageErr(p, "has no client_id")
-		}
 		u, err := url.Parse(p.AuthorityBaseURL())
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, usageErr(p, "has an authority_host that is not an https URL")
+		if err != nil {
+			return nil, usageErr(p, "has an authority_host that is not a URL")
 		}
 		b.authority = strings.TrimRight(p.AuthorityBaseURL(), "/") + "/" + p.Tenant
 		b.host = u.Host
@@ -98,14 +94,8 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 	}
 	switch p.Flow {
 	case config.FlowClientSecret, config.FlowClientCertificate, config.FlowFederated:
-		if p.Flow == config.FlowFederated && p.FederatedTokenFile == "" {
-			return nil, usageErr(p, "uses the federated flow but has no federated_token_file")
-		}
 		return &confidentialProfile{base: b}, nil
 	case config.FlowBrowser, config.FlowDeviceCode, config.FlowUsernamePassword, config.FlowRefreshToken:
-		if p.Flow == config.FlowUsernamePassword && p.Username == "" {
-			return nil, usageErr(p, "uses the username-password flow but has no username")
-		}
 		return newUserProfile(b), nil
 	case config.FlowManagedIdentity:
 		return &managedProfile{base: b}, nil
@@ -133,7 +123,7 @@ func (b *base) classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if se, ok := asStoreError(err); ok {
+	if se := (*storeError)(nil); errors.As(err, &se) {
 		if u, ok := store.AsUnavailable(se.err); ok {
 			// The keychain's own sentence, as the daemon's log and doctor say it.
 			return &auth.Error{Kind: auth.KindFailed, Err: u, Message: u.Error()}
@@ -141,29 +131,7 @@ func (b *base) classify(err error) error {
 		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(se.err),
 			Message: fmt.Sprintf("the secret store failed to %s the sign-in of profile %s: check the keychain or the store key", se.op, b.p.Name)}
 	}
-	return Classify(b.p, err)
-}
-
-func asStoreError(err error) (*storeError, bool) {
-	for err != nil {
-		if se, ok := err.(*storeError); ok {
-			return se, true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if se, ok := asStoreError(e); ok {
-					return se, true
-				}
-			}
-			return nil, false
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
+	return Classify(b.p, err, b.opts.Clock.Now())
 }
 
 // checkScopes rejects an empty scope list.
@@ -182,29 +150,14 @@ func (b *base) loginScopes() []string {
 	return []string{config.DatabricksScope}
 }
 
-// claims are the few claims of an access token this package reads.
-type claims struct {
-	TenantID          string `json:"tid"`
-	ObjectID          string `json:"oid"`
-	UPN               string `json:"upn"`
-	UniqueName        string `json:"unique_name"`
-	PreferredUsername string `json:"preferred_username"`
-}
-
-// tokenClaims decodes a JWT's payload without verifying it; zero when it is
-// not a JWT (opaque tokens are fine).
-func tokenClaims(jwt string) claims {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return claims{}
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+// tokenClaim returns a string claim of an access token without verifying
+// it; "" when it is not a JWT (opaque tokens are fine).
+func tokenClaim(access, name string) string {
+	tok, err := jwt.Decode(access)
 	if err != nil {
-		return claims{}
+		return ""
 	}
-	var c claims
-	_ = json.Unmarshal(raw, &c)
-	return c
+	return tok.ClaimString(name)
 }
 
 // token builds an auth.Token from MSAL's result parts.
@@ -216,59 +169,17 @@ func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []str
 		Tenant:    tenantHint,
 	}
 	if !refreshOn.IsZero() {
-		if d := refreshOn.Sub(b.opts.Now()); d > 0 {
+		if d := refreshOn.Sub(b.opts.Clock.Now()); d > 0 {
 			t.RefreshIn = d.Round(time.Second)
 		}
 	}
-	if c := tokenClaims(access); c.TenantID != "" {
-		t.Tenant = c.TenantID
+	if tid := tokenClaim(access, "tid"); tid != "" {
+		t.Tenant = tid
 	}
 	if t.Tenant == "" {
 		t.Tenant = b.p.Tenant
 	}
 	return t
-}
-
-// keyedMutex serializes work per key.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	sync.Mutex
-	refs int
-}
-
-// lock locks key and returns its unlock.
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
-}
-
-func scopeKey(scopes []string) string {
-	s := slices.Clone(scopes)
-	slices.Sort(s)
-	return strings.Join(s, " ")
 }
 
 // ctxErr returns ctx's error classified, if ctx is done.

@@ -63,7 +63,12 @@ func attackEnv(t *testing.T) *env {
 
 // enableMetadata turns the metadata endpoint on, on a loopback port that
 // was free a moment ago.
-func (e *env) enableMetadata() {
+func (e *env) enableMetadata() { e.enableListener("metadata_listen") }
+
+// enableListener sets the [daemon] key (metadata_listen, identity_listen),
+// off in the env's config, to a loopback address that was free a moment
+// ago, and returns it.
+func (e *env) enableListener(key string) string {
 	e.t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,13 +81,14 @@ func (e *env) enableMetadata() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cfg := strings.Replace(string(b), `metadata_listen = ""`, fmt.Sprintf("metadata_listen = %q", addr), 1)
+	cfg := strings.Replace(string(b), key+` = ""`, fmt.Sprintf("%s = %q", key, addr), 1)
 	if cfg == string(b) {
-		e.t.Fatal("the env's config has no metadata_listen line to replace")
+		e.t.Fatalf("the env's config has no %s line to replace", key)
 	}
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
+	return addr
 }
 
 func (e *env) configPath() string {

@@ -45,23 +45,7 @@ func azcall(t *testing.T) string {
 
 // enableIdentity turns the managed-identity endpoint on, on a loopback port
 // that was free a moment ago.
-func (e *env) enableIdentity() string {
-	e.t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(e.t))
-	path := e.configPath()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), `identity_listen = ""`, fmt.Sprintf("identity_listen = %q", addr), 1)
-	if cfg == string(b) {
-		e.t.Fatal("the env's config has no identity_listen line to replace")
-	}
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	return addr
-}
+func (e *env) enableIdentity() string { return e.enableListener("identity_listen") }
 
 // azureEnv runs `entra-helper azure env` (with args) and returns its
 // variables; the secrets in them join the leak check.

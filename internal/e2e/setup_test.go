@@ -3,14 +3,17 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/entra-helper/entra-helper/internal/entratest"
 )
@@ -46,6 +49,46 @@ func (w *setupWorld) stopDaemon() {
 	if json.Unmarshal([]byte(out), &st) == nil && st.PID > 0 {
 		_ = syscall.Kill(st.PID, syscall.SIGTERM)
 	}
+}
+
+// daemonsOf lists the entra-helperd processes whose environment has
+// HOME=home: the ones a test's commands started.
+func daemonsOf(home string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, ent := range entries {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + ent.Name() + "/comm")
+		if err != nil || strings.TrimSpace(string(comm)) != "entra-helperd" {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + ent.Name() + "/environ")
+		if err == nil && bytes.Contains(append([]byte{0}, env...), []byte("\x00HOME="+home+"\x00")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// noDaemonLeft fails the test if an entra-helperd its commands started
+// still runs once the other cleanups are done (a daemon left behind keeps
+// running on the shared machine), and kills it.
+func noDaemonLeft(t *testing.T, home string) {
+	t.Helper()
+	var left []int
+	for i := 0; i < 100; i++ { // a stopped daemon takes a moment to exit
+		if left = daemonsOf(home); len(left) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range left {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	t.Errorf("entra-helperd %v was left running after the test", left)
 }
 
 // signIn runs setup from nothing and checks the store it picked, the token
@@ -191,8 +234,12 @@ func TestSetupDesktopKeyring(t *testing.T) {
 	environ := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"), "XDG_RUNTIME_DIR="+run)
 	w := newSetupWorld(t, environ, home)
-	t.Cleanup(func() { w.run("", "logout", "-p", "sp") }) // the test keyring outlives the test
+	t.Cleanup(func() { noDaemonLeft(t, home) }) // runs last
 	w.signIn("keyring")
+	// Runs before signIn's stopDaemon, while the daemon still answers (a
+	// logout after it would autostart a daemon nobody stops); the test
+	// keyring outlives the test.
+	t.Cleanup(func() { w.run("", "logout", "-p", "sp") })
 	if _, err := os.Stat(filepath.Join(home, ".config", "entra-helper", "store.key")); err == nil {
 		t.Error("setup wrote a file store key though the keychain answers")
 	}

@@ -93,8 +93,8 @@ func TestSystemModeEndToEnd(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		t.Fatalf("uid %d, status: exit %d: %s", nobodyUID, code, stderr)
 	}
-	if len(st.Profiles) != 1 || st.Profiles[0].Name != "sp" {
-		t.Fatalf("uid %d sees profiles %+v, want only sp", nobodyUID, st.Profiles)
+	if len(st.Profiles) != 1 || st.Profiles[0].Name != "sp" || st.Config != "" {
+		t.Fatalf("uid %d sees profiles %+v and config %q, want only sp and no config path", nobodyUID, st.Profiles, st.Config)
 	}
 
 	// The metadata endpoint, with the URLs the owner reads; curl gets the

@@ -475,7 +475,7 @@ func (s *Server) VerifyToken(token string) (map[string]any, error) {
 	if exp, ok := p.num("exp"); !ok || time.Unix(exp, 0).Before(time.Now()) {
 		return nil, errors.New("entratest: token expired")
 	}
-	return p.claims, nil
+	return p.Claims, nil
 }
 
 func (s *Server) app(clientID string) *App {

@@ -151,5 +151,5 @@ func claimsOf(t *testing.T, tok string) map[string]any {
 	if err != nil {
 		t.Fatalf("not a JWT: %v", err)
 	}
-	return p.claims
+	return p.Claims
 }

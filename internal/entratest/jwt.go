@@ -10,7 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/entra-helper/entra-helper/jwt"
 )
 
 var b64 = base64.RawURLEncoding
@@ -41,43 +42,30 @@ func signJWT(key *rsa.PrivateKey, header map[string]any, claims any) (string, er
 
 // jwtParts is a decoded but not yet verified JWT.
 type jwtParts struct {
-	header map[string]any
-	claims map[string]any
-	signed string // header.payload
-	sig    []byte
+	*jwt.Token
+	sig []byte
 }
 
 // errMalformed reports a token that is not a JWT at all.
 var errMalformed = errors.New("entratest: malformed JWT")
 
-// parseJWT splits and decodes a compact JWS without verifying it.
+// parseJWT decodes a compact JWS with the shared decoder, without verifying
+// it.
 func parseJWT(tok string) (*jwtParts, error) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errMalformed
-	}
-	hb, err := b64.DecodeString(parts[0])
+	t, err := jwt.Decode(tok)
 	if err != nil {
-		return nil, errMalformed
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	cb, err := b64.DecodeString(parts[1])
+	sig, err := t.Signature()
 	if err != nil {
-		return nil, errMalformed
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil {
-		return nil, errMalformed
-	}
-	p := &jwtParts{signed: parts[0] + "." + parts[1], sig: sig}
-	if json.Unmarshal(hb, &p.header) != nil || json.Unmarshal(cb, &p.claims) != nil {
-		return nil, errMalformed
-	}
-	return p, nil
+	return &jwtParts{Token: t, sig: sig}, nil
 }
 
 // verify checks the signature with pub for RS256 or PS256.
 func (p *jwtParts) verify(pub *rsa.PublicKey) error {
-	sum := sha256.Sum256([]byte(p.signed))
+	sum := sha256.Sum256([]byte(p.SigningInput()))
 	switch p.str("alg", true) {
 	case "RS256":
 		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], p.sig)
@@ -90,36 +78,20 @@ func (p *jwtParts) verify(pub *rsa.PublicKey) error {
 
 // str returns a string header (header=true) or claim.
 func (p *jwtParts) str(name string, header bool) string {
-	m := p.claims
 	if header {
-		m = p.header
+		return p.HeaderString(name)
 	}
-	s, _ := m[name].(string)
-	return s
+	return p.ClaimString(name)
 }
 
-// num returns a numeric claim and whether it was present.
+// num returns a numeric claim in seconds and whether it was present.
 func (p *jwtParts) num(name string) (int64, bool) {
-	f, ok := p.claims[name].(float64)
-	return int64(f), ok
+	t, ok := p.ClaimTime(name)
+	return t.Unix(), ok
 }
 
 // aud returns the audience claim, which may be a string or a list.
-func (p *jwtParts) aud() []string {
-	switch v := p.claims["aud"].(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, a := range v {
-			if s, ok := a.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
+func (p *jwtParts) aud() []string { return p.Audience() }
 
 // certMatchesThumbprint reports whether the x5t#S256 or x5t header of an
 // assertion names cert (base64 of its SHA-256 or SHA-1 digest).

@@ -198,7 +198,7 @@ func (s *Server) checkAssertion(tr *tokenRequest, assertion string) *apiError {
 		if !strings.EqualFold(p.str("sub", false), app.ClientID) {
 			return invalidAssertion(700021, "Client assertion application identifier doesn't match 'client_id' parameter.")
 		}
-		if app.Certificate == nil || !certMatchesThumbprint(app.Certificate, p.header) {
+		if app.Certificate == nil || !certMatchesThumbprint(app.Certificate, p.Header) {
 			return invalidAssertion(700027, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found.]")
 		}
 		pub, ok := app.Certificate.PublicKey.(*rsa.PublicKey)

@@ -21,6 +21,16 @@ type NotPrivateError struct {
 
 func (e *NotPrivateError) Error() string { return e.Path + " " + e.Problem + ": " + e.Fix }
 
+// WriteNew creates the file path, which must not exist, private to the
+// current user (see Create), and writes data to it.
+func WriteNew(path string, data []byte) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	return finish(f, data)
+}
+
 // finish writes data to the new file f, syncs and closes it, and removes
 // it if any of that fails.
 func finish(f *os.File, data []byte) error {

@@ -45,16 +45,6 @@ func Dir(dir string) error {
 	return nil
 }
 
-// WriteNew creates the file path, which must not exist, with mode 0600
-// and writes data to it.
-func WriteNew(path string, data []byte) error {
-	f, err := Create(path)
-	if err != nil {
-		return err
-	}
-	return finish(f, data)
-}
-
 // Create creates the file path for writing, which must not exist, with
 // mode 0600.
 func Create(path string) (*os.File, error) {

@@ -19,6 +19,10 @@ var (
 	userErr  error
 )
 
+// UserSID returns the SID of the process's user, read once: the one
+// own-SID lookup of the project (ipc's owner checks use it too).
+func UserSID() (*windows.SID, error) { return currentUser() }
+
 // currentUser returns the SID of the process's user.
 func currentUser() (*windows.SID, error) {
 	userOnce.Do(func() {
@@ -156,16 +160,6 @@ func Dir(dir string) error {
 		return fmt.Errorf("cannot make %s private (%v): %w", dir, cerr, err)
 	}
 	return Check(dir)
-}
-
-// WriteNew creates the file path, which must not exist, owned by the
-// current user with an owner-only DACL, and writes data to it.
-func WriteNew(path string, data []byte) error {
-	f, err := Create(path)
-	if err != nil {
-		return err
-	}
-	return finish(f, data)
 }
 
 // Create creates the file path for writing, which must not exist, owned

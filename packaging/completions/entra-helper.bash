@@ -13,7 +13,7 @@ _entra_helper()
     local cur prev words cword
     _init_completion || return
 
-    local commands="token login logout status headers databricks credential git inspect version help"
+    local commands="token login logout status headers databricks azure credential git inspect version help"
     local i cmd="" sub=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -22,7 +22,7 @@ _entra_helper()
             *)
                 if [[ -z $cmd ]]; then
                     cmd=${words[i]}
-                elif [[ ($cmd == databricks || $cmd == git || $cmd == credential) && -z $sub ]]; then
+                elif [[ ($cmd == databricks || $cmd == azure || $cmd == git || $cmd == credential) && -z $sub ]]; then
                     sub=${words[i]}
                 fi
                 ;;
@@ -60,6 +60,12 @@ _entra_helper()
                 "") opts="env configure" ;;
                 env) opts="-p --profile --shell -h --help" ;;
                 configure) opts="-p --profile --databricks-profile -h --help" ;;
+            esac
+            ;;
+        azure)
+            case $sub in
+                "") opts="env" ;;
+                env) opts="-p --profile --terraform --shell -h --help" ;;
             esac
             ;;
         credential)

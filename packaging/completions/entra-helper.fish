@@ -11,8 +11,8 @@ function __entra_helper_profiles
     sed -n 's/^[[:space:]]*\[profiles\.\([A-Za-z0-9_-]*\)\][[:space:]]*\(#.*\)\{0,1\}$/\1/p' $cfg
 end
 
-set -l commands token login logout status headers databricks credential git inspect version help
-set -l profile_cmds token login logout headers databricks credential git
+set -l commands token login logout status headers databricks azure credential git inspect version help
+set -l profile_cmds token login logout headers databricks azure credential git
 
 complete -c entra-helper -f
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a token -d 'Print an access token'
@@ -21,6 +21,7 @@ complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a logou
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a status -d "Show the daemon's state"
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a headers -d 'Print the Azure Databricks request headers'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a databricks -d 'Databricks CLI and SDK configuration'
+complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a azure -d 'Azure SDK and Terraform configuration'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a credential -d "git's credential helper (get, store, erase)"
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a git -d 'Make git use entra-helper for a URL'
 complete -c entra-helper -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'Decode a token'
@@ -48,6 +49,8 @@ complete -c entra-helper -n '__fish_seen_subcommand_from inspect' -l json -d 'Pr
 
 complete -c entra-helper -n '__fish_seen_subcommand_from databricks; and not __fish_seen_subcommand_from env configure' -a env -d 'Print export lines for the Databricks CLI and SDKs'
 complete -c entra-helper -n '__fish_seen_subcommand_from databricks; and not __fish_seen_subcommand_from env configure' -a configure -d 'Write a ~/.databrickscfg profile'
+complete -c entra-helper -n '__fish_seen_subcommand_from azure; and not __fish_seen_subcommand_from env' -a env -d 'Print export lines for the Azure SDKs or Terraform'
+complete -c entra-helper -n '__fish_seen_subcommand_from azure; and __fish_seen_subcommand_from env' -l terraform -d "Print Terraform's ARM_* variables"
 complete -c entra-helper -n '__fish_seen_subcommand_from env' -l shell -x -a 'sh bash zsh fish powershell pwsh cmd' -d 'Shell syntax'
 complete -c entra-helper -n '__fish_seen_subcommand_from configure' -l databricks-profile -x -d 'Section of ~/.databrickscfg'
 

@@ -21,11 +21,31 @@ import (
 // Result is what one run measured.
 type Result struct {
 	Clients  int
-	Answers  int           // successful requests in the timed window
-	Errors   int           // failed requests in the timed window
-	FirstErr error         // the first failure, if any
-	Elapsed  time.Duration // the timed window
-	Latency  bench.Summary // of the successful requests
+	Answers  int             // successful requests in the timed window
+	Errors   int             // failed requests in the timed window
+	FirstErr error           // the first failure, if any
+	Elapsed  time.Duration   // the timed window
+	Latency  bench.Summary   // of the successful requests
+	Samples  []time.Duration // the successful requests' latencies, for Merge
+}
+
+// Merge combines runs of the same load (e.g. interleaved slices of one
+// measurement) into one result: counts and windows add up, the latencies
+// are summarised together.
+func Merge(rs ...Result) Result {
+	var m Result
+	for _, r := range rs {
+		m.Clients = r.Clients
+		m.Answers += r.Answers
+		m.Errors += r.Errors
+		m.Elapsed += r.Elapsed
+		m.Samples = append(m.Samples, r.Samples...)
+		if m.FirstErr == nil {
+			m.FirstErr = r.FirstErr
+		}
+	}
+	m.Latency = bench.Summarize(m.Samples)
+	return m
 }
 
 // Rate is the successful answers per second.
@@ -148,5 +168,6 @@ func Run(ctx context.Context, clients int, d time.Duration, one func(context.Con
 	}
 	res.Answers = len(all)
 	res.Latency = bench.Summarize(all)
+	res.Samples = all
 	return res
 }

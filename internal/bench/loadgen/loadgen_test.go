@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -129,5 +130,17 @@ func TestHTTP(t *testing.T) {
 	bad := HTTP(context.Background(), srv.URL, http.Header{}, 1, 10*time.Millisecond)
 	if bad.Answers != 0 || bad.Errors == 0 || bad.FirstErr == nil {
 		t.Errorf("missing header: %+v", bad)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := Result{Clients: 8, Answers: 2, Errors: 1, Elapsed: time.Second, Samples: []time.Duration{1, 3}}
+	b := Result{Clients: 8, Answers: 1, Elapsed: time.Second, Samples: []time.Duration{2}, FirstErr: io.EOF}
+	m := Merge(a, b)
+	if m.Answers != 3 || m.Errors != 1 || m.Elapsed != 2*time.Second || m.Rate() != 1.5 || m.FirstErr != io.EOF {
+		t.Fatalf("merged %+v", m)
+	}
+	if m.Latency.N != 3 || m.Latency.Median != 2 || m.Latency.Max != 3 {
+		t.Fatalf("latency %+v", m.Latency)
 	}
 }

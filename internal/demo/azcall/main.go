@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -24,6 +23,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/entra-helper/entra-helper/internal/demo/jwtaud"
 )
 
 // hostRecorder is an azcore transport that notes every host it is asked to
@@ -81,26 +82,8 @@ func main() {
 		return
 	}
 	fmt.Printf("%T: token %s… for %s (audience %s), valid for %s; hosts contacted: %s\n",
-		cred, tok.Token[:min(16, len(tok.Token))], *resource, audience(tok.Token),
+		cred, tok.Token[:min(16, len(tok.Token))], *resource, jwtaud.Audience(tok.Token),
 		time.Until(tok.ExpiresOn).Round(time.Minute), strings.Join(rec.hosts, ", "))
-}
-
-func audience(jwt string) string {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return "?"
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "?"
-	}
-	var c struct {
-		Aud string `json:"aud"`
-	}
-	if json.Unmarshal(raw, &c) != nil {
-		return "?"
-	}
-	return c.Aud
 }
 
 func fail(err error) {

@@ -6,14 +6,14 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/config"
+
+	"github.com/entra-helper/entra-helper/internal/demo/jwtaud"
 )
 
 func main() {
@@ -30,25 +30,7 @@ func main() {
 	if !ok {
 		fail(fmt.Errorf("the SDK set no bearer token"))
 	}
-	fmt.Printf("auth type %s: Authorization: Bearer %s… (audience %s)\n", cfg.AuthType, tok[:min(16, len(tok))], audience(tok))
-}
-
-func audience(jwt string) string {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return "?"
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "?"
-	}
-	var c struct {
-		Aud string `json:"aud"`
-	}
-	if json.Unmarshal(raw, &c) != nil {
-		return "?"
-	}
-	return c.Aud
+	fmt.Printf("auth type %s: Authorization: Bearer %s… (audience %s)\n", cfg.AuthType, tok[:min(16, len(tok))], jwtaud.Audience(tok))
 }
 
 func fail(err error) {

@@ -57,7 +57,8 @@ func main() {
 	flag.StringVar(&r.floorBin, "floor", "", "the floor binary (internal/bench/cmd/floor): bare ipcserver.Server and net/http references")
 	flag.StringVar(&r.profileDir, "profile", "", "write CPU profiles of the daemon (built with -tags benchprofile) at 8 clients, and the client's traces, to this directory")
 	flag.IntVar(&r.runs, "runs", 200, "fresh processes of each kind for the start-up comparison")
-	flag.DurationVar(&r.dur, "duration", 3*time.Second, "length of each load run")
+	flag.DurationVar(&r.dur, "duration", 5*time.Second, "length of each load measurement (all its slices)")
+	flag.IntVar(&r.rounds, "rounds", 5, "slices each load measurement is cut into, interleaved with the other surfaces'")
 	flag.IntVar(&r.profiles, "profiles", 100, "profiles of the memory run")
 	flag.IntVar(&r.cold, "cold", 200, "concurrent cold requests")
 	flag.BoolVar(&r.goBench, "go-bench", true, "run the Go benchmarks and the soak simulation (needs the go tool and the source)")
@@ -94,6 +95,7 @@ type runner struct {
 	rawToken               string
 	floorBin, profileDir   string
 	runs, profiles, cold   int
+	rounds                 int
 	dur                    time.Duration
 	goBench                bool
 
@@ -339,26 +341,50 @@ func (r *runner) startup(e *env) {
 
 var concurrency = []int{1, 8, 64}
 
-// load is one load run against one server, with the server's CPU per answer.
+// load is one load measurement against one server, with the server's CPU
+// per answer.
 type load struct {
 	res    loadgen.Result
 	cpuPer time.Duration // server CPU per request (answers and refusals); 0 if unknown
 	genPer time.Duration // load generator CPU per request
 }
 
-// measure runs one load run while counting the CPU time of process pid
-// (from /proc, 10 ms resolution) and of this process, the load generator.
-func (r *runner) measure(pid int, run func() loadgen.Result) load {
+// slice is one slice of a measurement: its result and the CPU time the
+// server and this process (the load generator) used during it.
+type slice struct {
+	res           loadgen.Result
+	server, loadg time.Duration
+	ok            bool // both CPU readings worked
+}
+
+// measure runs one slice while counting the CPU time of process pid (from
+// /proc, 10 ms resolution) and of this process.
+func measure(pid int, run func() loadgen.Result) slice {
 	d0, err1 := bench.CPUTime(pid)
 	s0, err2 := bench.CPUTime(os.Getpid())
 	res := run()
 	d1, err3 := bench.CPUTime(pid)
 	s1, err4 := bench.CPUTime(os.Getpid())
-	n := time.Duration(res.Answers + res.Errors)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || n == 0 {
-		return load{res: res}
+	return slice{res: res, server: d1 - d0, loadg: s1 - s0, ok: err1 == nil && err2 == nil && err3 == nil && err4 == nil}
+}
+
+// combine merges the slices of one measurement.
+func combine(ss []slice) load {
+	var l load
+	var rs []loadgen.Result
+	var server, loadg time.Duration
+	ok := len(ss) > 0
+	for _, s := range ss {
+		rs = append(rs, s.res)
+		server += s.server
+		loadg += s.loadg
+		ok = ok && s.ok
 	}
-	return load{res: res, cpuPer: (d1 - d0) / n, genPer: (s1 - s0) / n}
+	l.res = loadgen.Merge(rs...)
+	if n := time.Duration(l.res.Answers + l.res.Errors); ok && n > 0 {
+		l.cpuPer, l.genPer = server/n, loadg/n
+	}
+	return l
 }
 
 // surface is one server under load: the daemon's socket or one of its HTTP
@@ -366,33 +392,42 @@ func (r *runner) measure(pid int, run func() loadgen.Result) load {
 type surface struct {
 	area  string // row label
 	pid   int
-	run   func(clients int) loadgen.Result
+	run   func(clients int, d time.Duration) loadgen.Result
 	pprof string // the daemon's pprof address with -profile; "" for a floor
 }
 
-// compare runs each surface at each concurrency, the surfaces interleaved
-// (daemon, floor, daemon, floor, ...) so that a change in the machine's
-// load hits both alike, and adds a row per run. It returns the runs by
-// surface and concurrency.
+// compare measures each surface at each concurrency for r.dur in all,
+// interleaved in r.rounds slices (daemon, floor, daemon, floor, ...) so
+// that the rest of a shared machine's load hits them alike, and adds a row
+// per measurement. It returns the measurements by surface and concurrency.
+// With -profile, each daemon surface then gets one more window at
+// profileClients, only for its CPU profile.
 func (r *runner) compare(surfaces ...surface) []map[int]load {
 	out := make([]map[int]load, len(surfaces))
 	for i := range out {
 		out[i] = map[int]load{}
 	}
+	rounds := max(1, r.rounds)
+	part := r.dur / time.Duration(rounds)
 	for _, c := range concurrency {
+		progress("%d client(s): %d surfaces, %d interleaved slices of %s each", c, len(surfaces), rounds, part)
+		slices := make([][]slice, len(surfaces))
+		for range rounds {
+			for i, s := range surfaces {
+				slices[i] = append(slices[i], measure(s.pid, func() loadgen.Result { return s.run(c, part) }))
+			}
+		}
 		for i, s := range surfaces {
-			progress("%s: %d client(s) for %s", s.area, c, r.dur)
-			var l load
-			r.profiled(s, c, func() { l = r.measure(s.pid, func() loadgen.Result { return s.run(c) }) })
-			out[i][c] = l
-			r.loadRow(s.area, c, l)
+			out[i][c] = combine(slices[i])
+			r.loadRow(s.area, c, out[i][c])
+			r.profiled(s, c, func() { s.run(c, r.dur) })
 		}
 	}
 	return out
 }
 
 func (r *runner) loadRow(area string, clients int, l load) {
-	what := fmt.Sprintf("%d client(s), %s", clients, r.dur)
+	what := fmt.Sprintf("%d client(s), %s in %d interleaved slices", clients, r.dur, max(1, r.rounds))
 	res := l.res
 	if res.Answers == 0 {
 		r.fail(area, what, fmt.Errorf("no answer: %d errors, first: %v", res.Errors, res.FirstErr))
@@ -414,8 +449,10 @@ func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/1e3)
 // against the floor's bare ipcserver.Server answering from memory.
 func (r *runner) socketLoad(e *env) {
 	req := &ipc.Request{Op: ipc.OpToken, Profile: "sp"}
-	sock := func(path string) func(int) loadgen.Result {
-		return func(c int) loadgen.Result { return loadgen.Socket(context.Background(), path, req, c, r.dur) }
+	sock := func(path string) func(int, time.Duration) loadgen.Result {
+		return func(c int, d time.Duration) loadgen.Result {
+			return loadgen.Socket(context.Background(), path, req, c, d)
+		}
 	}
 	runs := r.compare(
 		surface{"socket", e.pid, sock(e.socket), e.pprofURL()},
@@ -458,8 +495,8 @@ func (r *runner) httpLoad(e *env) {
 		r.fail("metadata", "metadata URL", fmt.Errorf("profile op: %v", err))
 		return
 	}
-	get := func(url string, h http.Header) func(int) loadgen.Result {
-		return func(c int) loadgen.Result { return loadgen.HTTP(context.Background(), url, h, c, r.dur) }
+	get := func(url string, h http.Header) func(int, time.Duration) loadgen.Result {
+		return func(c int, d time.Duration) loadgen.Result { return loadgen.HTTP(context.Background(), url, h, c, d) }
 	}
 	u := resp.Profile.MetadataURL
 	// The floor gets the metadata requests' headers: the same request to
@@ -839,7 +876,7 @@ func (r *runner) table(took time.Duration) string {
 	fmt.Fprintf(&b, "\n## entra-helper bench\n\n")
 	fmt.Fprintf(&b, "- machine: %d CPU(s), %s, Linux %s, %s\n", runtime.NumCPU(), cpuModel(), kernel(), goVersion())
 	fmt.Fprintf(&b, "- daemon: store = \"file\" (AES-256-GCM files, 32-byte key file; no Secret Service), log_level info to a file (one audit line per token)\n")
-	fmt.Fprintf(&b, "- Entra: the fake (internal/entratest/cmd/fake-entra) on loopback TLS; load runs %s each\n", r.dur)
+	fmt.Fprintf(&b, "- Entra: the fake (internal/entratest/cmd/fake-entra) on loopback TLS; load measurements %s each, cut into %d slices interleaved with the floors\n", r.dur, max(1, r.rounds))
 	fmt.Fprintf(&b, "- whole run: %s\n\n", took.Round(time.Second))
 	b.WriteString("| area | measure | result | target | |\n|---|---|---|---|---|\n")
 	for _, rw := range r.rows {

@@ -1,6 +1,4 @@
-//go:build windows
-
-package ipcserver
+package testsock
 
 import (
 	"crypto/rand"
@@ -8,8 +6,8 @@ import (
 	"testing"
 )
 
-// testPath returns a fresh pipe name.
-func testPath(t testing.TB) string {
+// Path returns a fresh pipe name.
+func Path(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	rand.Read(b)

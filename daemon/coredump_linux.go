@@ -15,5 +15,3 @@ func disableCoreDumps(log *zap.Logger) {
 		log.Warn("cannot mark the process non-dumpable", zap.Error(err))
 	}
 }
-
-func platformOpener(url string) (string, []string) { return "xdg-open", []string{url} }

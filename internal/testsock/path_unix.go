@@ -1,6 +1,6 @@
 //go:build unix
 
-package ipc
+package testsock
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// testPath returns a socket path in a fresh private directory, short enough
-// for sun_path.
-func testPath(t testing.TB) string {
+// Path returns a socket path in a fresh private directory (not yet
+// created: Listen creates it), short enough for sun_path.
+func Path(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ipc")
 	if err != nil {
