@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build test test-unit test-windows lint cross demo bench soak fuzz package clean
+.PHONY: all build test test-allocs test-unit test-windows lint cross demo bench soak fuzz package clean
 
 all: build
 
@@ -18,9 +18,11 @@ WINE ?= $(shell command -v wine64 2>/dev/null || { test -x /usr/lib/wine/wine64 
 
 # Every test, the keyring ones against a real Secret Service (gnome-keyring on
 # a private D-Bus session), with the race detector, after lint and cross
-# builds; then, where Wine is installed, the Windows build under Wine.
+# builds, and the allocation guards again without it (test-allocs);
+# then, where Wine is installed, the Windows build under Wine.
 test: lint cross
 	scripts/with-keyring.sh env ENTRA_HELPER_REQUIRE_KEYRING=1 $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) --no-print-directory test-allocs
 	@if [ -n "$(WINE)" ]; then $(MAKE) --no-print-directory test-windows; \
 	else echo "test-windows skipped: no wine64 (apt-get install wine64 binutils-mingw-w64-x86-64)"; fi
 
@@ -28,6 +30,12 @@ test: lint cross
 # main job (see scripts/wine-test.sh and docs/install.md).
 test-windows:
 	WINE=$(WINE) scripts/wine-test.sh
+
+# The allocation guards of the hot paths (TestCodecAllocs and the like),
+# which skip under -race (internal/allocguard): counted without it.
+ALLOC_PKGS := ./ipc/ ./daemon/ ./daemon/endpoint/
+test-allocs:
+	$(GO) test -count=1 -run 'Allocs$$' $(ALLOC_PKGS)
 
 # The tests without the Secret Service harness (keyring tests skip).
 test-unit:

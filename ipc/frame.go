@@ -42,9 +42,13 @@ func (e *VersionError) Is(target error) bool { return target == ErrVersion }
 // (Call and Server do it for Request and Response).
 func WriteMessage(w io.Writer, v any) error {
 	bp := framePool.Get().(*[]byte)
-	defer framePool.Put(bp)
 	buf, ok := appendFast(append((*bp)[:0], 0, 0, 0, 0), v) // room for the length
-	if !ok {
+	defer framePool.Put(bp)
+	if ok {
+		// The frame may hold a token: zero it by every way out (written,
+		// refused, a failed or panicking Write) before the pool keeps it.
+		defer releaseFrame(bp, buf)
+	} else {
 		var enc bytes.Buffer
 		enc.Write(make([]byte, headerSize))
 		e := json.NewEncoder(&enc)
@@ -53,8 +57,6 @@ func WriteMessage(w io.Writer, v any) error {
 			return fmt.Errorf("ipc: encoding message: %w", err)
 		}
 		buf = bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
-	} else if cap(buf) <= 2*MaxMessageSize {
-		*bp = buf // keep the grown buffer for the next message
 	}
 	body := buf[headerSize:]
 	if len(body) > MaxMessageSize {
@@ -69,7 +71,22 @@ func WriteMessage(w io.Writer, v any) error {
 	return nil
 }
 
-// framePool holds the buffers WriteMessage encodes hot-path messages into.
+// releaseFrame zeroes buf, the frame encoded into *bp's buffer (or into a
+// larger one append grew it to), and leaves in *bp a zeroed buffer for the
+// pool: the grown one unless it is too large to keep.
+func releaseFrame(bp *[]byte, buf []byte) {
+	clear(buf)
+	if cap(buf) == cap(*bp) {
+		return // the same array, now zero up to what was written
+	}
+	clear((*bp)[:cap(*bp)]) // the array append grew from holds a prefix
+	if cap(buf) <= 2*MaxMessageSize {
+		*bp = buf[:0] // keep the grown buffer for the next message
+	}
+}
+
+// framePool holds the buffers WriteMessage encodes hot-path messages into;
+// they are zero when pooled, since a frame may carry a token.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // ReadMessage reads one frame written by WriteMessage and decodes its body

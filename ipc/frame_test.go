@@ -256,3 +256,55 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+// errWriter fails every write.
+type errWriter struct{}
+
+func (errWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// panicWriter panics on write, as a handler's writer may.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("write") }
+
+// WriteMessage encodes a token answer into a pooled buffer: after it
+// returns, by any way out (written, refused as too large, a failed or
+// panicking write), no buffer in the pool holds the token.
+func TestWriteMessageLeavesNoTokenInPool(t *testing.T) {
+	const marker = "SECRETxTOKENxMARKER"
+	big := marker + strings.Repeat("A", MaxMessageSize) // fast path, too large
+	cases := []struct {
+		name string
+		w    io.Writer
+		tok  string
+	}{
+		{"written", io.Discard, marker + bigToken},
+		{"grown buffer", io.Discard, marker + strings.Repeat("B", 3*4096)},
+		{"too large", io.Discard, big},
+		{"write fails", errWriter{}, marker + bigToken},
+		{"write panics", panicWriter{}, marker + bigToken},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := &Response{V: 1, Token: &Token{AccessToken: c.tok, TokenType: "Bearer"}}
+			func() {
+				defer func() { _ = recover() }()
+				_ = WriteMessage(c.w, resp)
+			}()
+			// Drain what this P's pool holds (Get returns the last Put first).
+			var held []*[]byte
+			defer func() {
+				for _, bp := range held {
+					framePool.Put(bp)
+				}
+			}()
+			for range 4 {
+				bp := framePool.Get().(*[]byte)
+				held = append(held, bp)
+				if bytes.Contains((*bp)[:cap(*bp)], []byte(marker)) {
+					t.Fatalf("a pooled frame buffer (cap %d) still holds the token", cap(*bp))
+				}
+			}
+		})
+	}
+}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/Microsoft/go-winio"
 	"golang.org/x/sys/windows"
+
+	"github.com/entra-helper/entra-helper/internal/private"
 )
 
 func defaultSocketPath() (string, error) {
@@ -43,24 +45,15 @@ func defaultSocketPath() (string, error) {
 	return `\\.\pipe\entra-helper-` + name, nil
 }
 
-var (
-	sidOnce  sync.Once
-	sidValue string
-	sidErr   error
-)
-
-// currentSID returns the string SID of the process's user.
-func currentSID() (string, error) {
-	sidOnce.Do(func() {
-		tu, err := windows.GetCurrentProcessToken().GetTokenUser()
-		if err != nil {
-			sidErr = fmt.Errorf("ipc: reading the current user's SID: %w", err)
-			return
-		}
-		sidValue = tu.User.Sid.String()
-	})
-	return sidValue, sidErr
-}
+// currentSID returns the string SID of the process's user (looked up once,
+// by internal/private).
+var currentSID = sync.OnceValues(func() (string, error) {
+	sid, err := private.UserSID()
+	if err != nil {
+		return "", fmt.Errorf("ipc: %w", err)
+	}
+	return sid.String(), nil
+})
 
 // Listen creates the per-user daemon's named pipe at path, with a security
 // descriptor that lets only the current user (and SYSTEM) open it. If the

@@ -21,6 +21,12 @@ type connPeer struct {
 	err  error
 }
 
+// noGID is the GID of a peer whose process's group is unknown: a loopback
+// connection tells its owner's uid only. It is (gid_t)-1, which POSIX keeps
+// for "no group", so it matches no allowed_groups entry; the user's groups
+// come from the user database instead.
+const noGID = ^uint32(0)
+
 // ConnContext is the http.Server.ConnContext of every loopback endpoint:
 // it looks up, once per connection, which local user owns the client's end
 // of the TCP connection (Linux; elsewhere the owner is unknown).
@@ -34,7 +40,7 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 		return context.WithValue(ctx, connPeerKey{}, connPeer{err: fmt.Errorf("%s is not on the loopback interface", client.IP)})
 	}
 	uid, err := tcpowner.Owner(client, server)
-	return context.WithValue(ctx, connPeerKey{}, connPeer{peer: ipc.Peer{UID: uid}, err: err})
+	return context.WithValue(ctx, connPeerKey{}, connPeer{peer: ipc.Peer{UID: uid, GID: noGID}, err: err})
 }
 
 // CheckRequest is Admit and Use for one request of a loopback HTTP

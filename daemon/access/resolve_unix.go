@@ -74,7 +74,7 @@ func (r *resolved) allows(peer ipc.Peer, gc *groupCache) bool {
 	if len(r.gids) == 0 {
 		return false
 	}
-	if r.gids[peer.GID] {
+	if peer.GID != noGID && r.gids[peer.GID] {
 		return true
 	}
 	for _, g := range peer.Groups {

@@ -32,8 +32,6 @@ type confidentialProfile struct {
 	credHash [32]byte // of the credential material client was built from
 	material []byte   // secret or PEM read from the store (nil: not loaded)
 	oid      string   // the service principal's object ID, once seen
-
-	locks keyedMutex // per scope set: one acquisition at a time
 }
 
 // fileError is a failure to read a file the profile names.
@@ -76,8 +74,6 @@ func (c *confidentialProfile) Acquire(ctx context.Context, scopes []string) (aut
 }
 
 func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Client, scopes []string) (auth.Token, error) {
-	unlock := c.locks.lock(scopeKey(scopes))
-	defer unlock()
 	for attempt := 0; ; attempt++ {
 		res, err := cl.AcquireTokenByCredential(ctx, scopes)
 		if err != nil {

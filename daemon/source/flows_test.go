@@ -728,6 +728,10 @@ func TestManagedIdentityFlow(t *testing.T) {
 	}
 }
 
+// TestNewRejectsBadProfiles: a missing tenant, client_id, username or
+// federated_token_file and a plain-http authority are daemon/config's to
+// refuse (TestLoadErrors in daemon/config); New refuses what it cannot
+// dispatch.
 func TestNewRejectsBadProfiles(t *testing.T) {
 	st := store.NewMemory()
 	tests := []struct {
@@ -735,11 +739,7 @@ func TestNewRejectsBadProfiles(t *testing.T) {
 		p    config.Profile
 		want string
 	}{
-		{"no tenant", config.Profile{Name: "x", Flow: config.FlowBrowser, ClientID: "c"}, "tenant"},
-		{"no client", config.Profile{Name: "x", Flow: config.FlowBrowser, Tenant: "t"}, "client_id"},
-		{"http authority", config.Profile{Name: "x", Flow: config.FlowBrowser, Tenant: "t", ClientID: "c", AuthorityHost: "http://login.example"}, "https"},
-		{"federated without file", config.Profile{Name: "x", Flow: config.FlowFederated, Tenant: "t", ClientID: "c"}, "federated_token_file"},
-		{"ropc without user", config.Profile{Name: "x", Flow: config.FlowUsernamePassword, Tenant: "t", ClientID: "c"}, "username"},
+		{"authority not a URL", config.Profile{Name: "x", Flow: config.FlowBrowser, Tenant: "t", ClientID: "c", AuthorityHost: "https://[::1"}, "not a URL"},
 		{"unknown flow", config.Profile{Name: "x", Flow: "magic", Tenant: "t", ClientID: "c"}, "magic"},
 	}
 	for _, tt := range tests {

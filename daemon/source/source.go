@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -62,8 +61,9 @@ func Keys(name string) []string {
 	return []string{keySecret(name), keyCertificate(name), keyMSALCache(name)}
 }
 
-// New returns the auth.Profile for p's flow. It checks the profile's
-// settings but does no I/O; st keeps what the profile must keep.
+// New returns the auth.Profile for p's flow; st keeps what the profile must
+// keep. p must have passed daemon/config's validation, the one place a
+// profile's settings are checked; New does no I/O.
 func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) {
 	if p == nil {
 		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no profile given"}
@@ -84,15 +84,9 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 	cp.Scopes = slices.Clone(p.Scopes)
 	b := &base{p: &cp, st: st, opts: opts, log: opts.Log.With(zap.String("profile", p.Name), zap.String("flow", p.Flow))}
 	if p.Flow != config.FlowManagedIdentity {
-		if p.Tenant == "" {
-			return nil, usageErr(p, "has no tenant")
-		}
-		if p.ClientID == "" {
-			return nil, usageErr(p, "has no client_id")
-		}
 		u, err := url.Parse(p.AuthorityBaseURL())
-		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return nil, usageErr(p, "has an authority_host that is not an https URL")
+		if err != nil {
+			return nil, usageErr(p, "has an authority_host that is not a URL")
 		}
 		b.authority = strings.TrimRight(p.AuthorityBaseURL(), "/") + "/" + p.Tenant
 		b.host = u.Host
@@ -100,14 +94,8 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 	}
 	switch p.Flow {
 	case config.FlowClientSecret, config.FlowClientCertificate, config.FlowFederated:
-		if p.Flow == config.FlowFederated && p.FederatedTokenFile == "" {
-			return nil, usageErr(p, "uses the federated flow but has no federated_token_file")
-		}
 		return &confidentialProfile{base: b}, nil
 	case config.FlowBrowser, config.FlowDeviceCode, config.FlowUsernamePassword, config.FlowRefreshToken:
-		if p.Flow == config.FlowUsernamePassword && p.Username == "" {
-			return nil, usageErr(p, "uses the username-password flow but has no username")
-		}
 		return newUserProfile(b), nil
 	case config.FlowManagedIdentity:
 		return &managedProfile{base: b}, nil
@@ -192,48 +180,6 @@ func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []str
 		t.Tenant = b.p.Tenant
 	}
 	return t
-}
-
-// keyedMutex serializes work per key.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	sync.Mutex
-	refs int
-}
-
-// lock locks key and returns its unlock.
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
-}
-
-func scopeKey(scopes []string) string {
-	s := slices.Clone(scopes)
-	slices.Sort(s)
-	return strings.Join(s, " ")
 }
 
 // ctxErr returns ctx's error classified, if ctx is done.

@@ -19,6 +19,10 @@ var (
 	userErr  error
 )
 
+// UserSID returns the SID of the process's user, read once: the one
+// own-SID lookup of the project (ipc's owner checks use it too).
+func UserSID() (*windows.SID, error) { return currentUser() }
+
 // currentUser returns the SID of the process's user.
 func currentUser() (*windows.SID, error) {
 	userOnce.Do(func() {

@@ -1,0 +1,6 @@
+//go:build winetest
+
+package daemon
+
+// underWine: the test binary was built for Wine (make test-windows).
+const underWine = true
