@@ -284,3 +284,34 @@ func TestProfileChecksNameCloudAndTenant(t *testing.T) {
 		t.Errorf("checks = %+v", checks)
 	}
 }
+
+// doctor --fix switches the config to the file store; a daemon that still
+// runs on the keychain would take the sign-ins it asks for (and fail as
+// before), so doctor says to restart it, naming its pid, instead of
+// sending the user in a circle.
+func TestDoctorFixFileStoreNamesRunningDaemon(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte("[daemon]\nstore = \"keyring\"\n\n[profiles.sp]\nflow = \"client-secret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := doctorDaemon(t, healthyDaemon(
+		ipc.Check{Name: "config", Level: ipc.CheckOK, Message: cfg + " is valid"},
+		ipc.Check{Name: "store", Level: ipc.CheckFail, Message: "keyring: the Secret Service's default keyring is locked", Action: ipc.ActionFileStore},
+	))
+	a, out, errb := testApp(nil, map[string]string{ipc.SocketEnv: sock, "ENTRA_HELPER_CONFIG": cfg})
+	a.call = nil // the real socket
+	a.checks = func(context.Context, ...string) ([]ipc.Check, error) {
+		return []ipc.Check{{Name: "config", Level: ipc.CheckOK, Message: "valid"}}, nil
+	}
+	code := a.main([]string{"entra-helper", "doctor", "--fix", "--yes"})
+	written, _ := os.ReadFile(cfg)
+	if !strings.Contains(string(written), `store = "file"`) {
+		t.Fatalf("the config was not switched:\n%s\n%s", written, out)
+	}
+	msg := errb.String()
+	if code != 1 || !strings.Contains(msg, "entra-helperd (pid 4242) still runs with the keyring store") ||
+		!strings.Contains(msg, "restart it") || !strings.Contains(msg, "entra-helper login -p sp") {
+		t.Fatalf("exit %d, stderr %q; want the running daemon named with a restart", code, msg)
+	}
+}

@@ -389,7 +389,7 @@ func (a *app) confirm(yes bool, what, option string) error {
 		return nil
 	}
 	if !a.interactive() {
-		return usageError(fmt.Sprintf("%s; pass %s to do it without asking (stdin is not a terminal to ask on)", what, option))
+		return usageError(fmt.Sprintf("nothing was written: stdin is not a terminal to ask %q on; pass %s to go ahead without asking", what+"?", option))
 	}
 	ans, err := a.ask(what+"? (yes/no)", "yes")
 	if err != nil {
@@ -584,15 +584,10 @@ func (a *app) setup(in setupInput) error {
 // the store is unchanged, else it says to restart the daemon. With no
 // daemon running, the sign-in starts one.
 func (a *app) reloadForSetup(ctx context.Context, profile, kind string, storeChanged bool) error {
-	path, err := a.socketPath()
-	if err != nil {
-		return nil
-	}
-	resp, err := a.doctorCall(ctx, path, &ipc.Request{Op: ipc.OpStatus})
-	if err != nil || resp == nil || resp.Status == nil {
+	path, st := a.runningDaemon(ctx)
+	if st == nil {
 		return nil // none runs: login starts one with the new config
 	}
-	st := resp.Status
 	if storeChanged && st.Store != kind {
 		return failf("entra-helperd (pid %d) runs with the %s store: restart it (`entra-helperd service restart`, or stop pid %d), then run `%s`",
 			st.PID, st.Store, st.PID, loginHint(profile))
@@ -608,6 +603,20 @@ func (a *app) reloadForSetup(ctx context.Context, profile, kind string, storeCha
 		time.Sleep(50 * time.Millisecond)
 	}
 	return failf("entra-helperd (pid %d) did not take profile %s after a reload; see `entra-helper doctor`", st.PID, profile)
+}
+
+// runningDaemon returns the socket path and the status of the daemon that
+// answers there, or a nil status when none does (none is started).
+func (a *app) runningDaemon(ctx context.Context) (string, *ipc.Status) {
+	path, err := a.socketPath()
+	if err != nil {
+		return "", nil
+	}
+	resp, err := a.doctorCall(ctx, path, &ipc.Request{Op: ipc.OpStatus})
+	if err != nil || resp == nil {
+		return path, nil
+	}
+	return path, resp.Status
 }
 
 // fixFileStore is doctor --fix for a keychain that cannot be used: the
@@ -640,9 +649,19 @@ func (a *app) fixFileStore(ctx context.Context, yes bool) error {
 	if err := a.apply(ctx, sp, cfgPath, newDoc); err != nil {
 		return err
 	}
-	say("Wrote %s. Sign each profile in again (what the keychain holds is not moved):", cfgPath)
+	var hints []string
 	for _, name := range profileTables(newDoc) {
-		say("  %s", loginHint(name))
+		hints = append(hints, "`"+loginHint(name)+"`")
+	}
+	if _, st := a.runningDaemon(ctx); st != nil && st.Store != "file" {
+		// It keeps its store until it restarts: a sign-in now would go
+		// to the keychain again.
+		return failf("wrote %s, but entra-helperd (pid %d) still runs with the %s store: restart it (`entra-helperd service restart`, or stop pid %d), then sign each profile in again (%s)",
+			cfgPath, st.PID, st.Store, st.PID, strings.Join(hints, ", "))
+	}
+	say("Wrote %s. Sign each profile in again (what the keychain holds is not moved):", cfgPath)
+	for _, h := range hints {
+		say("  %s", strings.Trim(h, "`"))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,26 @@ func TestEditConfig(t *testing.T) {
 	}
 	if !strings.Contains(tomlString(`a"b\c`), `a\"b\\c`) {
 		t.Error("tomlString does not escape")
+	}
+}
+
+// Without a terminal and without --yes, the refusal says what happened
+// (nothing was written, and why) and what to do, in one sentence.
+func TestConfirmWithoutTerminal(t *testing.T) {
+	a, _, _ := testApp(&fakeDaemon{}, nil)
+	for _, what := range []string{"Write this", "Switch to the file store"} {
+		err := a.confirm(false, what, "--yes")
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitUsage {
+			t.Fatalf("confirm(%q): %v, want a usage error", what, err)
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "nothing was written: ") || !strings.Contains(msg, `"`+what+`?"`) ||
+			!strings.Contains(msg, "stdin is not a terminal") || !strings.Contains(msg, "pass --yes") {
+			t.Errorf("confirm(%q): %q", what, msg)
+		}
+	}
+	if err := a.confirm(true, "Write this", "--yes"); err != nil {
+		t.Errorf("confirm with --yes: %v", err)
 	}
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
-	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
 )
 
@@ -292,7 +291,7 @@ func (c *confidentialProfile) Login(ctx context.Context, in auth.LoginInput, not
 		c.mu.Unlock()
 	}
 	if notify != nil {
-		notify(auth.Prompt{Kind: ipc.EventInfo, Message: fmt.Sprintf("profile %s: the credential works", c.p.Name)})
+		notify(auth.Prompt{Kind: auth.PromptInfo, Message: fmt.Sprintf("profile %s: the credential works", c.p.Name)})
 	}
 	a, _ := c.Account(ctx)
 	return a, nil

@@ -8,7 +8,6 @@ import (
 	mi "github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
-	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // bypassCache is passed to managedidentity's WithClaims: in MSAL v1.10.1 a
@@ -79,7 +78,7 @@ func (m *managedProfile) Login(ctx context.Context, _ auth.LoginInput, notify fu
 		return auth.Account{}, err
 	}
 	if notify != nil {
-		notify(auth.Prompt{Kind: ipc.EventInfo, Message: fmt.Sprintf("profile %s: the managed identity works", m.p.Name)})
+		notify(auth.Prompt{Kind: auth.PromptInfo, Message: fmt.Sprintf("profile %s: the managed identity works", m.p.Name)})
 	}
 	a, _ := m.Account(ctx)
 	if a.Tenant == "" {
