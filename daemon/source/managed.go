@@ -22,7 +22,7 @@ type managedProfile struct {
 
 	mu     sync.Mutex
 	client *mi.Client
-	oid    string
+	oid    objectID // the identity's, once a token showed it
 }
 
 func (m *managedProfile) currentClient() (*mi.Client, error) {
@@ -63,11 +63,7 @@ func (m *managedProfile) Acquire(ctx context.Context, scopes []string) (auth.Tok
 		return auth.Token{}, m.classify(err)
 	}
 	t := m.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-	if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
-		m.mu.Lock()
-		m.oid = oid
-		m.mu.Unlock()
-	}
+	m.oid.note(res.AccessToken)
 	return t, nil
 }
 
@@ -89,18 +85,14 @@ func (m *managedProfile) Login(ctx context.Context, _ auth.LoginInput, notify fu
 
 // Logout deletes any key the profile might have stored (none normally).
 func (m *managedProfile) Logout(ctx context.Context) error {
-	m.mu.Lock()
-	m.oid = ""
-	m.mu.Unlock()
+	m.oid.forget()
 	return deleteKeys(ctx, m.base)
 }
 
 // Account is the managed identity: its object ID once a token showed it,
 // else its client ID (user-assigned). It is always available.
 func (m *managedProfile) Account(context.Context) (auth.Account, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a := auth.Account{ObjectID: m.oid, Tenant: m.p.Tenant}
+	a := auth.Account{ObjectID: m.oid.get(), Tenant: m.p.Tenant}
 	if a.ObjectID == "" {
 		a.ObjectID = m.p.ClientID
 	}
