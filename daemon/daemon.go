@@ -555,14 +555,14 @@ func newHTTPClient() (*http.Client, error) {
 	if file := os.Getenv("SSL_CERT_FILE"); file != "" {
 		pem, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("SSL_CERT_FILE: %w", err)
+			return nil, fmt.Errorf("cannot read SSL_CERT_FILE (%w): point it at a PEM bundle or unset it", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("SSL_CERT_FILE %s holds no PEM certificate", file)
+			return nil, fmt.Errorf("SSL_CERT_FILE %s holds no PEM certificate: point it at a PEM bundle or unset it", file)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}

@@ -44,6 +44,12 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	}
 	p, prof, err := d.profile(req.Profile)
 	if err != nil {
+		// Another user of a system daemon gets the policy's refusal, as for
+		// a profile it may not use: the config's path and which profiles
+		// exist are the administrator's (status hides them too).
+		if derr := d.access.Use(peer, access.Socket, req.Profile); derr != nil {
+			return nil, derr
+		}
 		return nil, err
 	}
 	if err := d.access.Use(peer, access.Socket, p.Name); err != nil {

@@ -108,7 +108,7 @@ func prepareDir(dir string, mode fs.FileMode, shared bool) error {
 		return fmt.Errorf("ipc: checking %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("ipc: %s is not a directory (%s): refusing to use it", dir, fi.Mode().Type())
+		return fmt.Errorf("ipc: %s is not a directory (%s): refusing to use it; remove it or set %s to a socket elsewhere", dir, fi.Mode().Type(), SocketEnv)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -116,7 +116,7 @@ func prepareDir(dir string, mode fs.FileMode, shared bool) error {
 	}
 	uid := uint32(os.Geteuid())
 	if uint32(st.Uid) != uid {
-		return fmt.Errorf("ipc: directory %s is owned by uid %d, not %d: refusing to use it", dir, st.Uid, uid)
+		return fmt.Errorf("ipc: directory %s is owned by uid %d, not %d: refusing to use it; remove it or set %s to a socket elsewhere", dir, st.Uid, uid, SocketEnv)
 	}
 	bad := fs.FileMode(0o077)
 	if shared {
@@ -141,7 +141,7 @@ func removeStale(path string) error {
 		return fmt.Errorf("ipc: checking %s: %w", path, err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("ipc: %s exists and is not a socket: refusing to replace it", path)
+		return fmt.Errorf("ipc: %s exists and is not a socket: refusing to replace it; move it away or set %s to another path", path, SocketEnv)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

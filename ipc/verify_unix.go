@@ -19,7 +19,7 @@ func verifyServer(conn net.Conn, path string) error {
 		return fmt.Errorf("ipc: checking who serves %s: %w", path, err)
 	}
 	if !(Peer{UID: owner}).IsSelfOrAdmin() {
-		return fmt.Errorf("%w: %s is served by uid %d, not %d: refusing to talk to it", ErrNotOwner, path, owner, os.Geteuid())
+		return fmt.Errorf("%w: %s is served by uid %d, not %d", ErrNotOwner, path, owner, os.Geteuid())
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ func verifyServer(conn net.Conn, path string) error {
 	}
 	if !(Peer{SID: owner.String()}).IsSelfOrAdmin() {
 		sid, _ := currentSID()
-		return fmt.Errorf("%w: %s is owned by %s, not %s: refusing to talk to it", ErrNotOwner, path, owner.String(), sid)
+		return fmt.Errorf("%w: %s is owned by %s, not %s", ErrNotOwner, path, owner.String(), sid)
 	}
 	return nil
 }
@@ -159,8 +159,7 @@ func verifyServer(conn net.Conn, path string) error {
 var procImpersonateNamedPipeClient = windows.NewLazySystemDLL("advapi32.dll").NewProc("ImpersonateNamedPipeClient")
 
 // PeerOf returns the credentials of the process at the other end of conn,
-// a Unix socket connection: on Linux from SO_PEERCRED, on macOS from
-// LOCAL_PEERCRED and LOCAL_PEERPID, on Windows from the pipe client's token
+// a named pipe connection: the pipe client's user and groups from its token
 // (read by impersonating the client at identification level, which Windows
 // allows only after data was read from the pipe) and its process id.
 func PeerOf(conn net.Conn) (Peer, error) {

@@ -56,7 +56,7 @@ func (a *app) callError(profile string, err error) error {
 	if errors.As(err, &ie) {
 		msg := strings.TrimSpace(ie.Message)
 		if msg == "" {
-			msg = fmt.Sprintf("entra-helperd refused the request for %s (%s)", profileName(profile), ie.Code)
+			msg = fmt.Sprintf("entra-helperd refused the request for %s (%s); its log says why", profileName(profile), ie.Code)
 		}
 		if ie.Code == ipc.CodeNeedsLogin && !strings.Contains(msg, "entra-helper login") {
 			msg = strings.TrimRight(msg, ".") + "; run `" + loginHint(profile) + "`."
@@ -75,7 +75,7 @@ func (a *app) callError(profile string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return failf("interrupted while waiting for entra-helperd (%s)", profileName(profile))
 	}
-	return failf("talking to entra-helperd for %s failed: %v", profileName(profile), err)
+	return failf("talking to entra-helperd for %s failed (%v); check it with `entra-helper status`", profileName(profile), err)
 }
 
 // callDaemon is the real caller: the per-user socket, else the system

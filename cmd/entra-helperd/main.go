@@ -57,12 +57,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err := svc.Run(func(ctx context.Context) error {
 			return daemon.Run(ctx, daemon.Options{Version: version, Stderr: stderr, System: system, Ready: n.ready})
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, context.Canceled):
+			// Stopped by a signal or the service manager: a clean exit.
+			n.failed(errors.New("entra-helperd was stopped before it was ready"))
+			return 0
+		case err != nil:
 			n.failed(err)
 			fmt.Fprintf(stderr, "entra-helperd: %v\n", err)
-			if errors.Is(err, context.Canceled) {
-				return 0
-			}
 			return 1
 		}
 		return 0

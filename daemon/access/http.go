@@ -71,7 +71,7 @@ func (p *Policy) AdmitRequest(r *http.Request, s Surface) (ipc.Peer, error) {
 		return ipc.Self(), nil
 	}
 	if cp.err != nil {
-		return cp.peer, p.deny(cp.peer, s, "", fmt.Sprintf("the daemon cannot tell which user is connecting (%v), so it refuses the request", cp.err))
+		return cp.peer, p.deny(cp.peer, s, "", fmt.Sprintf("the daemon cannot tell which user is connecting (%v), so it refuses the request; use the socket (entra-helper token) instead", cp.err))
 	}
 	return cp.peer, p.Admit(cp.peer, s)
 }

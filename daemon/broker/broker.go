@@ -131,6 +131,7 @@ type entry struct {
 	lastErr     error
 	retryAt     time.Time // no background retry before this, after a failure
 	lastAttempt time.Time // when the provider was last called
+	droppedAt   time.Time // when Drop last forgot the token (a consumer refused it)
 	warned      map[string]bool
 	warning     string // the last request's warning, for status; "" once a request is fully served
 }
@@ -208,7 +209,11 @@ func (b *Broker) Forget(profile string) {
 // so that the next request gets a new one from the provider: a consumer (git
 // after a 401) found it rejected. With value set, it is dropped only when it
 // is still the cached token, so several consumers rejecting the same token
-// cause one new token, not one each. It reports whether a token was dropped.
+// cause one new token, not one each. A token is not dropped again less than
+// the call gap after the last drop (a consumer that refuses every token, such
+// as a git server the identity may not use, would otherwise make each retry
+// a call to the provider); it stays cached and a warning says why. It reports
+// whether a token was dropped.
 func (b *Broker) Drop(profile string, scopes []string, value string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -219,6 +224,14 @@ func (b *Broker) Drop(profile string, scopes []string, value string) bool {
 	if value != "" && subtle.ConstantTimeCompare([]byte(value), []byte(e.token.Value.Reveal())) != 1 {
 		return false
 	}
+	now := b.clock.Now()
+	if gap := b.callGap(e.lifetime()); !e.droppedAt.IsZero() && now.Sub(e.droppedAt) < gap {
+		b.warnLocked(e, "refused", 0, fmt.Sprintf(
+			"profile %q: the new token was refused too, %s after the last one; Entra is not asked again before %s: check that the identity may use what refused it",
+			e.profile, round(now.Sub(e.droppedAt)), round(gap-now.Sub(e.droppedAt))))
+		return false
+	}
+	e.droppedAt = now
 	e.token, e.has = auth.Token{}, false
 	if e.timer != nil {
 		e.timer.Stop()

@@ -499,3 +499,39 @@ func TestDropForgetsOnlyTheRejectedToken(t *testing.T) {
 		t.Fatalf("source calls = %d after 50m, want one renewal", src.Calls())
 	}
 }
+
+// A consumer that refuses every token (a git server the identity may not
+// use) gets one new token at once, then none before the call gap has passed
+// since that drop: a retry loop of git fetches must not become a loop of
+// calls to Entra.
+func TestDropRepeatedlyKeepsTheCallFloor(t *testing.T) {
+	b, clk, src := setup(t, Policy{}, time.Hour, 0.5)
+	tok := mustToken(t, b, 0)
+	if !b.Drop("prod", scopes, tok.Value.Reveal()) {
+		t.Fatal("the first refusal did not drop the token")
+	}
+	tok = mustToken(t, b, 0)
+	for i := 0; i < 10; i++ {
+		clk.Advance(time.Second)
+		if b.Drop("prod", scopes, tok.Value.Reveal()) {
+			t.Fatalf("refusal %d, %ds after the last drop, dropped the token", i+2, i+1)
+		}
+		if st := b.State(); len(st) != 1 || !strings.Contains(st[0].Warning, "refused too") {
+			t.Fatalf("state = %+v, want a warning about the repeated refusal", st)
+		}
+		if got := mustToken(t, b, 0); got.Value.Reveal() != tok.Value.Reveal() {
+			t.Fatal("a token was replaced within the call gap")
+		}
+	}
+	if src.Calls() != 2 {
+		t.Fatalf("source calls = %d, want 2 (the first token and one replacement)", src.Calls())
+	}
+	clk.Advance(30 * time.Second)
+	if !b.Drop("prod", scopes, tok.Value.Reveal()) {
+		t.Fatal("a refusal after the call gap did not drop the token")
+	}
+	mustToken(t, b, 0)
+	if src.Calls() != 3 {
+		t.Fatalf("source calls = %d, want 3", src.Calls())
+	}
+}

@@ -281,7 +281,7 @@ func (s *Server) admit(p ipc.Peer) (code string, err error) {
 		if p.IsSelfOrAdmin() {
 			return "", nil
 		}
-		return ipc.CodeForbidden, fmt.Errorf("%s may not use another user's entra-helperd", p)
+		return ipc.CodeForbidden, fmt.Errorf("%s may not use another user's entra-helperd: run your own and set %s to its socket", p, ipc.SocketEnv)
 	}
 	if err := s.Admit(p); err != nil {
 		var c interface{ Code() string }
@@ -309,7 +309,7 @@ func (s *Server) serveConn(c net.Conn) {
 		p, err := ipc.PeerOf(c)
 		if err != nil {
 			s.report(fmt.Errorf("ipc: refused a connection: %w", err))
-			s.refuse(c, ipc.CodeForbidden, "the daemon cannot tell which user is connecting, so it refuses the connection")
+			s.refuse(c, ipc.CodeForbidden, "the daemon cannot tell which user is connecting, so it refuses the connection; its log says why")
 			return false
 		}
 		if code, err := s.admit(p); err != nil {
@@ -342,7 +342,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.refuse(c, ipc.CodeUsage, fmt.Sprintf("the client speaks protocol version %d, this daemon speaks version %d: run matching versions of entra-helper and entra-helperd", verr.Got, ipc.ProtocolVersion))
 		case errors.Is(err, ipc.ErrMessageTooLarge), errors.Is(err, ipc.ErrMalformed):
 			s.report(fmt.Errorf("ipc: refused a request of %s: %w", who(), err))
-			s.refuse(c, ipc.CodeUsage, "malformed request: "+strings.TrimPrefix(err.Error(), "ipc: "))
+			s.refuse(c, ipc.CodeUsage, "malformed request ("+strings.TrimPrefix(err.Error(), "ipc: ")+"): run matching versions of entra-helper and entra-helperd")
 		default:
 			s.report(fmt.Errorf("ipc: reading the request of %s: %w", who(), err))
 		}

@@ -113,7 +113,7 @@ func ParseEntraError(body []byte) (e EntraError, ok bool) {
 // errNotSignedIn marks "nothing stored for this profile".
 var errNotSignedIn = errors.New("nothing stored for the profile")
 
-// errMSALNoToken is what MSAL's silent acquisition says when its cache holds
+// msalNoToken is what MSAL's silent acquisition says when its cache holds
 // no refresh token for the account.
 const msalNoToken = "no token found"
 
@@ -171,7 +171,7 @@ func Classify(p *config.Profile, err error, now time.Time) error {
 			Message: fmt.Sprintf("cannot reach Entra for profile %s: check the network, HTTPS_PROXY and the authority host", name)}
 	}
 	return &auth.Error{Kind: auth.KindFailed, Err: sanitize(err),
-		Message: fmt.Sprintf("signing in profile %s failed: see the daemon log", name)}
+		Message: fmt.Sprintf("getting a token for profile %s failed: the daemon log has the cause", name)}
 }
 
 // classifyHTTP maps an HTTP error answer from Entra or a managed identity

@@ -67,7 +67,7 @@ func newController(mode Mode, out io.Writer) (*controller, error) {
 	c := &controller{goos: runtime.GOOS, mode: mode, out: out}
 	exe, err := executable()
 	if err != nil {
-		return nil, fmt.Errorf("cannot find the daemon's executable: %w", err)
+		return nil, fmt.Errorf("cannot find the daemon's executable (%w): run `entra-helperd service install` from the installed binary", err)
 	}
 	if abs, err := filepath.Abs(exe); err == nil {
 		exe = abs
@@ -106,7 +106,7 @@ func (c *controller) config() (*service.Config, error) {
 	case "linux":
 		home, err := os.UserHomeDir()
 		if err != nil && c.mode == User {
-			return nil, fmt.Errorf("no home directory for the user unit: %w", err)
+			return nil, fmt.Errorf("no home directory for the user unit (%w): set HOME, or install with --system", err)
 		}
 		c.home = home
 		unit, err := RenderSystemdUnit(c.mode, c.exe)
@@ -122,7 +122,7 @@ func (c *controller) config() (*service.Config, error) {
 	case "darwin":
 		home := darwinHome()
 		if home == "" && c.mode == User {
-			return nil, errors.New("no home directory for the LaunchAgent")
+			return nil, errors.New("no home directory for the LaunchAgent: set HOME, or install with --system")
 		}
 		c.home = home
 		cfg.Name = LaunchdLabel
@@ -225,7 +225,7 @@ func (c *controller) systemctl(args ...string) error {
 	if err := cmd.Run(); err != nil {
 		var ee *exec.Error
 		if errors.As(err, &ee) {
-			return fmt.Errorf("systemctl: %w", err)
+			return fmt.Errorf("cannot run systemctl (%w): install systemd, or run `entra-helperd` under your own supervisor", err)
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -343,7 +343,7 @@ func (c *controller) makeLogDir() error {
 	}
 	dir := filepath.Dir(LaunchdLogFile(c.mode, c.home))
 	if err := os.MkdirAll(dir, perm); err != nil {
-		return fmt.Errorf("cannot create the log directory: %w", err)
+		return fmt.Errorf("cannot create the log directory %s (%w): check its parent's owner and mode", dir, err)
 	}
 	return nil
 }

@@ -87,25 +87,25 @@ func putIP(dst []byte, ip net.IP, family uint8) {
 // the kernel's error (ENOENT: no such socket).
 func parseDiagReply(b []byte) (uid, inode uint32, err error) {
 	if len(b) < nlmsgHdrLen {
-		return 0, 0, errors.New("bench: short netlink reply")
+		return 0, 0, errors.New("tcpowner: the kernel's sock_diag reply is truncated")
 	}
 	ne := binary.NativeEndian
 	switch typ := ne.Uint16(b[4:]); typ {
 	case unix.NLMSG_ERROR:
 		if len(b) < nlmsgHdrLen+4 {
-			return 0, 0, errors.New("bench: short netlink error")
+			return 0, 0, errors.New("tcpowner: the kernel's sock_diag error is truncated")
 		}
 		if errno := -int32(ne.Uint32(b[nlmsgHdrLen:])); errno != 0 {
-			return 0, 0, fmt.Errorf("bench: sock_diag lookup: %w", unix.Errno(errno))
+			return 0, 0, fmt.Errorf("tcpowner: the kernel refused the sock_diag lookup: %w", unix.Errno(errno))
 		}
-		return 0, 0, errors.New("bench: sock_diag lookup: no answer")
+		return 0, 0, errors.New("tcpowner: the kernel's sock_diag lookup gave no answer")
 	case unix.SOCK_DIAG_BY_FAMILY:
 		if len(b) < nlmsgHdrLen+diagMsgUIDOffs+8 {
-			return 0, 0, errors.New("bench: short inet_diag message")
+			return 0, 0, errors.New("tcpowner: the kernel's inet_diag message is truncated")
 		}
 		m := b[nlmsgHdrLen+diagMsgUIDOffs:]
 		return ne.Uint32(m), ne.Uint32(m[4:]), nil
 	default:
-		return 0, 0, fmt.Errorf("bench: unexpected netlink message type %d", typ)
+		return 0, 0, fmt.Errorf("tcpowner: unexpected netlink message type %d from sock_diag", typ)
 	}
 }
