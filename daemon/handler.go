@@ -44,6 +44,12 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 	}
 	p, prof, err := d.profile(req.Profile)
 	if err != nil {
+		// Another user of a system daemon gets the policy's refusal, as for
+		// a profile it may not use: the config's path and which profiles
+		// exist are the administrator's (status hides them too).
+		if derr := d.access.Use(peer, access.Socket, req.Profile); derr != nil {
+			return nil, derr
+		}
 		return nil, err
 	}
 	if err := d.access.Use(peer, access.Socket, p.Name); err != nil {
@@ -172,7 +178,7 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 		req.Login = nil // drop the plain copies as early as we can
 	}
 	notify := func(pr auth.Prompt) {
-		_ = send(&ipc.Response{Event: &ipc.Event{Kind: pr.Kind, Message: pr.Message, URL: pr.URL}})
+		_ = send(&ipc.Response{Event: &ipc.Event{Kind: eventKind(pr.Kind), Message: pr.Message, URL: pr.URL}})
 	}
 	acct, err := prof.Login(ctx, in, notify)
 	if err != nil {
@@ -308,4 +314,15 @@ func toWireError(err error) *ipc.Error {
 		code = ipc.CodeUnavailable
 	}
 	return &ipc.Error{Code: code, Message: ae.Error()}
+}
+
+// eventKind is the wire's name of a sign-in prompt's kind.
+func eventKind(k auth.PromptKind) string {
+	switch k {
+	case auth.PromptDeviceCode:
+		return ipc.EventDeviceCode
+	case auth.PromptBrowserURL:
+		return ipc.EventBrowserURL
+	}
+	return ipc.EventInfo
 }

@@ -42,7 +42,11 @@ func TestEditDatabricksCfg(t *testing.T) {
 		{"existing keys replaced in place, duplicates dropped",
 			"[prod]\n  auth_type = pat\nhost = https://old\nmetadata_service_url = http://old\nhost = https://dup\nwarehouse_id = w1\n",
 			"prod",
-			"[prod]\nauth_type = metadata-service\nhost = https://adb-1.2.azuredatabricks.net\nmetadata_service_url = http://127.0.0.1:8771/s/prod\nwarehouse_id = w1\n"},
+			"[prod]\n  auth_type = metadata-service\nhost = https://adb-1.2.azuredatabricks.net\nmetadata_service_url = http://127.0.0.1:8771/s/prod\nwarehouse_id = w1\n"},
+		{"an indented section keeps its indentation (configparser: a dedented entry would take the next lines as its continuation)",
+			"[prod]\n  host = https://old\n  cluster_id = c\n[dev]\n",
+			"prod",
+			"[prod]\n  host = https://adb-1.2.azuredatabricks.net\n  cluster_id = c\n  auth_type = metadata-service\n  metadata_service_url = http://127.0.0.1:8771/s/prod\n[dev]\n"},
 		{"keys in any case are the same key (configparser); written in lower case (ini.v1 reads that)",
 			"[prod]\nHOST = https://old\nToken = dapi\n",
 			"prod",
@@ -114,6 +118,9 @@ func TestEditDatabricksCfgRefusals(t *testing.T) {
 		{"unreadable line", "[prod]\njust words\n", []string{"line 2: neither a [section]"}},
 		{"empty header", "[]\n[prod]\n", []string{"line 1: neither"}},
 		{"a leading space only", "[prod]\n[ prod]\n", []string{`line 2: the header [ prod] names section " prod"`}},
+		{"quoted key (ini.v1 unquotes it)", "[prod]\n\"token\" = dapi\n", []string{"line 2: a quoted key"}},
+		{"backquoted key", "[dev]\n`x` = 1\n[prod]\n", []string{"line 2: a quoted key"}},
+		{"an indented header that the written entries would continue", "[prod]\n  [dev]\nx = 1\n", []string{"line 2: an indented line that continues"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := editDatabricksCfg([]byte(tc.in), "prod", cfgValues)

@@ -26,7 +26,8 @@ import (
 // of the keys it writes dropped, the BOM removed); anything else that would
 // make the readers disagree about the result (a repeated section anywhere, a
 // header that differs from the profile's name only by spaces, continuation
-// lines, repeated keys, lines neither can read) makes it refuse, naming the
+// lines, quoted keys (ini.v1 unquotes them), repeated keys, lines neither can
+// read) makes it refuse, naming the
 // lines, and leave the file alone.
 
 // cfgKind is what a line of a .databrickscfg is to both readers.
@@ -38,6 +39,7 @@ const (
 	cfgHeader               // [name]
 	cfgEntry                // key = value or key: value
 	cfgContinuation         // indented, continuing the value above (configparser)
+	cfgQuotedKey            // "key" = value: ini.v1 drops the quotes, configparser keeps them
 	cfgInvalid              // neither reader can read it
 )
 
@@ -94,6 +96,9 @@ func classifyCfgLine(t string) (kind cfgKind, name, key string) {
 		}
 		return cfgInvalid, "", ""
 	}
+	if t[0] == '"' || t[0] == '`' {
+		return cfgQuotedKey, "", ""
+	}
 	i := strings.IndexAny(t, "=:")
 	if k := strings.TrimSpace(t[:max(i, 0)]); i > 0 && k != "" {
 		return cfgEntry, "", strings.ToLower(k)
@@ -143,12 +148,19 @@ func editDatabricksCfg(content []byte, name string, values [][2]string) ([]byte,
 	if !found {
 		out = appendSection(out, name, values, eol)
 	}
-	if probs := disagreements(out); len(probs) > 0 {
-		return nil, cfgError(probs)
-	}
 	var b strings.Builder
 	for _, l := range out {
 		b.WriteString(l.text)
+	}
+	// The result is classified afresh: an edit can change what a line is
+	// (an indented line after a written entry becomes its continuation).
+	// Each element of out is one line, so the numbers carry over.
+	result := parseCfg(b.String())
+	for i := range result {
+		result[i].num = out[i].num
+	}
+	if probs := disagreements(result); len(probs) > 0 {
+		return nil, cfgError(probs)
 	}
 	return []byte(b.String()), nil
 }
@@ -195,6 +207,7 @@ func rewriteSection(lines []cfgLine, name string, values [][2]string, eol string
 	out = append(out, lines[:start+1]...)
 	written := map[string]bool{}
 	lastEntry := len(out) - 1
+	indent := ""      // the indentation of the section's last entry, for the entries added
 	dropping := false // the entry above was dropped: so are its continuation lines
 	for _, l := range lines[start+1 : end] {
 		switch {
@@ -215,9 +228,11 @@ func rewriteSection(lines []cfgLine, name string, values [][2]string, eol string
 		switch {
 		case isWanted && !written[l.key]:
 			written[l.key] = true
-			out = append(out, cfgLine{text: l.key + " = " + v + lineEnd(l.text), num: l.num, kind: cfgEntry, key: l.key})
+			indent = l.text[:l.indent]
+			out = append(out, cfgLine{text: indent + l.key + " = " + v + lineEnd(l.text), num: l.num, kind: cfgEntry, key: l.key, indent: l.indent})
 			lastEntry = len(out) - 1
 		case !dropping:
+			indent = l.text[:l.indent]
 			out = append(out, l)
 			lastEntry = len(out) - 1
 		}
@@ -225,7 +240,7 @@ func rewriteSection(lines []cfgLine, name string, values [][2]string, eol string
 	var missing []cfgLine
 	for _, kv := range values {
 		if !written[kv[0]] {
-			missing = append(missing, cfgLine{text: kv[0] + " = " + kv[1] + eol, kind: cfgEntry, key: kv[0]})
+			missing = append(missing, cfgLine{text: indent + kv[0] + " = " + kv[1] + eol, kind: cfgEntry, key: kv[0], indent: len(indent)})
 		}
 	}
 	at := lastEntry + 1
@@ -284,7 +299,9 @@ func disagreements(lines []cfgLine) []cfgProblem {
 				keys[k] = l.num
 			}
 		case cfgContinuation:
-			probs = append(probs, cfgProblem{[]int{l.num}, "an indented line that continues the value above it (the Databricks Go SDK cannot read it); join it onto one line"})
+			probs = append(probs, cfgProblem{[]int{l.num}, "an indented line that continues the value above it (the Databricks Go SDK cannot read it); join it onto the line above or remove its indentation"})
+		case cfgQuotedKey:
+			probs = append(probs, cfgProblem{[]int{l.num}, "a quoted key (the Databricks Go SDK drops the quotes, Python's configparser keeps them); write the key without quotes"})
 		case cfgInvalid:
 			probs = append(probs, cfgProblem{[]int{l.num}, "neither a [section], a key = value nor a comment"})
 		}

@@ -75,6 +75,7 @@ func TestRefusedFilesAreOnesTheReadersDisagreeOn(t *testing.T) {
 		"[dev]\nx = 1\n  [prod]\nauth_type = pat\n", // Go: a [prod] section; Python: x's value
 		"x = 1\n[prod]\n",                           // Python: MissingSectionHeaderError
 		"[ prod ]\nhost = h\n",                      // both: no "prod"
+		"[prod]\n\"token\" = dapi\n",                // Go: token; Python: "token"
 	} {
 		path := filepath.Join(t.TempDir(), "cfg")
 		os.WriteFile(path, []byte(in), 0o600)

@@ -199,6 +199,10 @@ func (p *Policy) Use(peer ipc.Peer, s Surface, profile string) error {
 	if p.Allows(peer, profile) {
 		return nil
 	}
+	if profile == "" {
+		return p.deny(peer, s, profile, fmt.Sprintf(
+			"%s named no profile: pass -p with a profile that allows it (entra-helper status lists them) or ask the administrator", peer))
+	}
 	return p.deny(peer, s, profile, fmt.Sprintf(
 		"profile %s does not allow %s: ask the administrator to add you to its allowed_users or allowed_groups", profile, peer))
 }

@@ -95,10 +95,21 @@ type LoginInput struct {
 
 // Prompt is progress a sign-in reports to the user while it runs.
 type Prompt struct {
-	Kind    string // ipc.EventDeviceCode, ipc.EventBrowserURL, ipc.EventInfo
+	Kind    PromptKind
 	Message string
 	URL     string
 }
+
+// PromptKind says what a Prompt carries; the daemon maps it to the wire's
+// event kinds.
+type PromptKind int
+
+// The kinds of Prompt.
+const (
+	PromptInfo       PromptKind = iota // Message is progress to show
+	PromptDeviceCode                   // Message is Entra's device-code text to show the user
+	PromptBrowserURL                   // URL is the sign-in page to open
+)
 
 // Profile is a Source that can also sign in and out.
 type Profile interface {

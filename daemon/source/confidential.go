@@ -17,7 +17,6 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
-	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
 )
 
@@ -31,7 +30,7 @@ type confidentialProfile struct {
 	client   *confidential.Client
 	credHash [32]byte // of the credential material client was built from
 	material []byte   // secret or PEM read from the store (nil: not loaded)
-	oid      string   // the service principal's object ID, once seen
+	oid      objectID // the service principal's, once a token showed it
 }
 
 // fileError is a failure to read a file the profile names.
@@ -86,11 +85,7 @@ func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Clie
 			continue
 		}
 		t := c.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-		if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
-			c.mu.Lock()
-			c.oid = oid
-			c.mu.Unlock()
-		}
+		c.oid.note(res.AccessToken)
 		return t, nil
 	}
 }
@@ -292,7 +287,7 @@ func (c *confidentialProfile) Login(ctx context.Context, in auth.LoginInput, not
 		c.mu.Unlock()
 	}
 	if notify != nil {
-		notify(auth.Prompt{Kind: ipc.EventInfo, Message: fmt.Sprintf("profile %s: the credential works", c.p.Name)})
+		notify(auth.Prompt{Kind: auth.PromptInfo, Message: fmt.Sprintf("profile %s: the credential works", c.p.Name)})
 	}
 	a, _ := c.Account(ctx)
 	return a, nil
@@ -301,8 +296,9 @@ func (c *confidentialProfile) Login(ctx context.Context, in auth.LoginInput, not
 // Logout deletes the stored credential and drops the client.
 func (c *confidentialProfile) Logout(ctx context.Context) error {
 	c.mu.Lock()
-	c.client, c.material, c.credHash, c.oid = nil, nil, [32]byte{}, ""
+	c.client, c.material, c.credHash = nil, nil, [32]byte{}
 	c.mu.Unlock()
+	c.oid.forget()
 	return deleteKeys(ctx, c.base)
 }
 
@@ -312,7 +308,7 @@ func (c *confidentialProfile) Logout(ctx context.Context) error {
 func (c *confidentialProfile) Account(ctx context.Context) (auth.Account, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a := auth.Account{ObjectID: c.oid, Tenant: c.p.Tenant}
+	a := auth.Account{ObjectID: c.oid.get(), Tenant: c.p.Tenant}
 	if a.ObjectID == "" {
 		a.ObjectID = c.p.ClientID
 	}

@@ -28,7 +28,6 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/internal/entratest"
 	"github.com/entra-helper/entra-helper/internal/secret"
-	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
 )
 
@@ -485,7 +484,7 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opened) != 1 || len(prompts) != 1 || prompts[0].Kind != ipc.EventBrowserURL || prompts[0].URL != opened[0] {
+	if len(opened) != 1 || len(prompts) != 1 || prompts[0].Kind != auth.PromptBrowserURL || prompts[0].URL != opened[0] {
 		t.Fatalf("opened %v, prompts %+v", opened, prompts)
 	}
 	u, _ := url.Parse(opened[0])
@@ -499,7 +498,7 @@ func TestBrowserFlow(t *testing.T) {
 	opened = nil
 	p = f.profile(Options{OpenBrowser: func(u string) error { opened = append(opened, u); return nil }})
 	_, err = p.Login(ctx, auth.LoginInput{NoBrowser: true}, func(pr auth.Prompt) {
-		if pr.Kind == ipc.EventBrowserURL {
+		if pr.Kind == auth.PromptBrowserURL {
 			_ = open(pr.URL)
 		}
 	})
@@ -539,7 +538,7 @@ func TestDeviceCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prompts) != 1 || prompts[0].Kind != ipc.EventDeviceCode || prompts[0].URL == "" {
+	if len(prompts) != 1 || prompts[0].Kind != auth.PromptDeviceCode || prompts[0].URL == "" {
 		t.Fatalf("prompts = %+v", prompts)
 	}
 	f.checkUserProfile(p, a)

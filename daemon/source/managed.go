@@ -8,7 +8,6 @@ import (
 	mi "github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
 
 	"github.com/entra-helper/entra-helper/daemon/auth"
-	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // bypassCache is passed to managedidentity's WithClaims: in MSAL v1.10.1 a
@@ -23,7 +22,7 @@ type managedProfile struct {
 
 	mu     sync.Mutex
 	client *mi.Client
-	oid    string
+	oid    objectID // the identity's, once a token showed it
 }
 
 func (m *managedProfile) currentClient() (*mi.Client, error) {
@@ -64,11 +63,7 @@ func (m *managedProfile) Acquire(ctx context.Context, scopes []string) (auth.Tok
 		return auth.Token{}, m.classify(err)
 	}
 	t := m.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
-	if oid := tokenClaim(res.AccessToken, "oid"); oid != "" {
-		m.mu.Lock()
-		m.oid = oid
-		m.mu.Unlock()
-	}
+	m.oid.note(res.AccessToken)
 	return t, nil
 }
 
@@ -79,7 +74,7 @@ func (m *managedProfile) Login(ctx context.Context, _ auth.LoginInput, notify fu
 		return auth.Account{}, err
 	}
 	if notify != nil {
-		notify(auth.Prompt{Kind: ipc.EventInfo, Message: fmt.Sprintf("profile %s: the managed identity works", m.p.Name)})
+		notify(auth.Prompt{Kind: auth.PromptInfo, Message: fmt.Sprintf("profile %s: the managed identity works", m.p.Name)})
 	}
 	a, _ := m.Account(ctx)
 	if a.Tenant == "" {
@@ -90,18 +85,14 @@ func (m *managedProfile) Login(ctx context.Context, _ auth.LoginInput, notify fu
 
 // Logout deletes any key the profile might have stored (none normally).
 func (m *managedProfile) Logout(ctx context.Context) error {
-	m.mu.Lock()
-	m.oid = ""
-	m.mu.Unlock()
+	m.oid.forget()
 	return deleteKeys(ctx, m.base)
 }
 
 // Account is the managed identity: its object ID once a token showed it,
 // else its client ID (user-assigned). It is always available.
 func (m *managedProfile) Account(context.Context) (auth.Account, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a := auth.Account{ObjectID: m.oid, Tenant: m.p.Tenant}
+	a := auth.Account{ObjectID: m.oid.get(), Tenant: m.p.Tenant}
 	if a.ObjectID == "" {
 		a.ObjectID = m.p.ClientID
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/entra"
-	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // userProfile is a signed-in user (browser, device-code, username-password,
@@ -143,7 +142,7 @@ func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func
 		var dc public.DeviceCode
 		dc, err = cl.AcquireTokenByDeviceCode(ctx, scopes)
 		if err == nil {
-			notify(auth.Prompt{Kind: ipc.EventDeviceCode, Message: dc.Result.Message, URL: dc.Result.VerificationURL})
+			notify(auth.Prompt{Kind: auth.PromptDeviceCode, Message: dc.Result.Message, URL: dc.Result.VerificationURL})
 			res, err = dc.AuthenticationResult(ctx)
 		}
 	case config.FlowUsernamePassword:
@@ -207,7 +206,7 @@ func (u *userProfile) loginError(err error) error {
 
 func (u *userProfile) loginBrowser(ctx context.Context, cl *public.Client, scopes []string, noBrowser bool, notify func(auth.Prompt)) (public.AuthResult, error) {
 	open := func(url string) error {
-		notify(auth.Prompt{Kind: ipc.EventBrowserURL, URL: url})
+		notify(auth.Prompt{Kind: auth.PromptBrowserURL, URL: url})
 		if noBrowser || u.opts.OpenBrowser == nil {
 			return nil
 		}

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -148,6 +149,37 @@ func (b *base) loginScopes() []string {
 		return b.p.Scopes
 	}
 	return []string{config.DatabricksScope}
+}
+
+// objectID remembers the object ID (oid) the last access token named: the
+// account of a service principal or managed identity. Safe for concurrent
+// use.
+type objectID struct {
+	mu  sync.Mutex
+	oid string
+}
+
+// note keeps the oid of access, if it names one.
+func (o *objectID) note(access string) {
+	if oid := tokenClaim(access, "oid"); oid != "" {
+		o.mu.Lock()
+		o.oid = oid
+		o.mu.Unlock()
+	}
+}
+
+// get returns the object ID last seen, "" before any.
+func (o *objectID) get() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.oid
+}
+
+// forget drops the object ID (after a logout).
+func (o *objectID) forget() {
+	o.mu.Lock()
+	o.oid = ""
+	o.mu.Unlock()
 }
 
 // tokenClaim returns a string claim of an access token without verifying

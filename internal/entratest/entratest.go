@@ -31,7 +31,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -219,9 +218,18 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// TB is the part of testing.TB that NewTB uses; a *testing.T or *testing.B
+// is one. (An interface here keeps package testing out of the fake-entra
+// binary and the demo.)
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // NewTB starts a Server and closes it when tb's test ends. It fails tb if
 // the server cannot start.
-func NewTB(tb testing.TB, opts Options) *Server {
+func NewTB(tb TB, opts Options) *Server {
 	tb.Helper()
 	s, err := New(opts)
 	if err != nil {
