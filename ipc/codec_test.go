@@ -251,3 +251,48 @@ func TestCodecAllocs(t *testing.T) {
 		}
 	}
 }
+
+// Every ASCII byte, invalid UTF-8, U+2028/U+2029, the HTML characters, a
+// string at the frame's limit and the int64 edges, in every string and
+// number field: what the fast encoder writes is encoding/json's bytes, what
+// it refuses encoding/json writes, and the frame reads back as
+// encoding/json reads it.
+func TestFastCodecEdgeValues(t *testing.T) {
+	strs := []string{"\u2028", "\u2029", "a\u2028b", string([]byte{0xff}), "\xc3", "\xed\xa0\x80", "<>&", "\x7f", "é", "\ufeff"}
+	for c := range 0x80 {
+		strs = append(strs, "x"+string(rune(c))+"y")
+	}
+	nums := []int64{0, 1, -1, 1<<63 - 1, -1 << 63, 999999999999999999, 1000000000000000000, -999999999999999999, -1000000000000000000}
+	check := func(v any, fresh func() any) {
+		t.Helper()
+		var frame bytes.Buffer
+		if err := WriteMessage(&frame, v); err != nil {
+			t.Fatalf("%.200v: %v", v, err)
+		}
+		if got := frame.Bytes()[headerSize:]; !bytes.Equal(got, jsonBody(t, v)) {
+			t.Fatalf("wrote %.200q, encoding/json %.200q", got, jsonBody(t, v))
+		}
+		fast, slow := fresh(), fresh()
+		if err := ReadMessage(bytes.NewReader(frame.Bytes()), fast); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeBody(frame.Bytes()[headerSize:], slow); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("read %.200v, encoding/json %.200v", fast, slow)
+		}
+	}
+	for _, s := range strs {
+		check(&Request{V: 1, Op: s, Profile: s, Scopes: []string{s}, Token: s}, func() any { return &Request{} })
+		check(&Response{V: 1, Token: &Token{AccessToken: s, TokenType: s, Profile: s, Scope: s, Tenant: s}}, func() any { return &Response{} })
+		check(&Response{V: 1, Error: &Error{Code: s, Message: s}}, func() any { return &Response{} })
+	}
+	long := strings.Repeat("A", MaxMessageSize-200) // one field near the frame's limit
+	check(&Request{V: 1, Op: OpVerify, Token: long}, func() any { return &Request{} })
+	check(&Response{V: 1, Token: &Token{AccessToken: long}}, func() any { return &Response{} })
+	for _, n := range nums {
+		check(&Request{V: 1, Op: OpToken, MinValidMS: n}, func() any { return &Request{} })
+		check(&Response{V: 1, Token: &Token{ExpiresOn: n}}, func() any { return &Response{} })
+	}
+}

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,12 +15,15 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/internal/secret"
 )
 
 // recordingTransport is an azcore Transporter that records every request's
-// host and sends it with the default client.
+// host and sends it with the default client only when it is loopback: a
+// test whose environment lost IDENTITY_ENDPOINT must fail, never reach IMDS
+// (169.254.169.254) or Entra.
 type recordingTransport struct {
 	mu    sync.Mutex
 	hosts []string
@@ -29,6 +33,9 @@ func (r *recordingTransport) Do(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	r.hosts = append(r.hosts, req.URL.Host)
 	r.mu.Unlock()
+	if !access.IsLoopbackHost(req.URL.Host) {
+		return nil, fmt.Errorf("the test refuses to send to %s: only loopback", req.URL.Host)
+	}
 	return http.DefaultClient.Do(req)
 }
 

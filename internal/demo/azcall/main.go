@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -24,20 +25,30 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/internal/demo/jwtaud"
 )
 
 // hostRecorder is an azcore transport that notes every host it is asked to
-// reach, so a test can show that nothing went to IMDS (169.254.169.254).
+// reach and sends only to loopback: a missing or wrong IDENTITY_ENDPOINT
+// makes DefaultAzureCredential probe IMDS (169.254.169.254) or another
+// credential call Entra, and neither the demo nor a test may send anything
+// there. The hosts refused are recorded too, so a test sees them.
 type hostRecorder struct {
 	mu    sync.Mutex
 	hosts []string
 }
 
+// errNotLoopback is the error of a request hostRecorder refuses to send.
+var errNotLoopback = errors.New("azcall sends nothing beyond loopback; is IDENTITY_ENDPOINT set? Run: eval \"$(entra-helper azure env)\"")
+
 func (h *hostRecorder) Do(req *http.Request) (*http.Response, error) {
 	h.mu.Lock()
 	h.hosts = append(h.hosts, req.URL.Host)
 	h.mu.Unlock()
+	if !access.IsLoopbackHost(req.URL.Host) {
+		return nil, fmt.Errorf("refusing %s: %w", req.URL.Host, errNotLoopback)
+	}
 	return http.DefaultClient.Do(req)
 }
 
