@@ -79,7 +79,12 @@ func (a *app) cmdToken(args []string) error {
 		if err != nil || d <= 0 {
 			return fs.usagef("--min-valid takes a positive duration like 10m or 1h, not %q", *minValid)
 		}
+		// Rounded up: a demand under a millisecond must not become 0,
+		// which the daemon reads as "the default min_valid".
 		req.MinValidMS = d.Milliseconds()
+		if d%time.Millisecond != 0 {
+			req.MinValidMS++
+		}
 	}
 	tok, err := a.getToken(req)
 	if err != nil {

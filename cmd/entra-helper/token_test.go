@@ -50,6 +50,9 @@ func TestTokenRequest(t *testing.T) {
 		{name: "resource", args: []string{"--resource", "https://management.core.windows.net/"}, scopes: []string{managementScope}},
 		{name: "scope and resource", args: []string{"--scope", "x", "--resource", "r"}, scopes: []string{"x", "r/.default"}},
 		{name: "min valid", args: []string{"--min-valid", "10m"}, minValid: 600000},
+		// Under a millisecond is still an explicit demand, never 0 (the default).
+		{name: "min valid under 1ms", args: []string{"--min-valid", "500us"}, minValid: 1},
+		{name: "min valid rounds up", args: []string{"--min-valid", "1500us"}, minValid: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -405,7 +405,7 @@ func (b *Broker) Serve(ctx context.Context, req Request) (Served, error) {
 	}
 	if e.has && left > 0 && e.flight == nil && e.lastErr == nil && now.Sub(e.lastAttempt) < b.callGap(life) {
 		msg := fmt.Sprintf("profile %q: the token has %s left, less than the %s asked, but Entra issued it only %s ago and is not asked again so soon: ask for %s or less",
-			e.profile, round(left), round(want), round(now.Sub(e.lastAttempt)), round(life-b.callGap(life)))
+			e.profile, left.Truncate(time.Second), round(want), round(now.Sub(e.lastAttempt)), round(life-b.callGap(life)))
 		s := Served{Token: e.token, Warning: b.warnLocked(e, "recent", want, msg)}
 		b.mu.Unlock()
 		return s, nil
@@ -452,7 +452,7 @@ func unmeetable(e *entry, want, life time.Duration) error {
 // life cannot meet from memory.
 func shortLifetime(profile string, left, want, life, reserve time.Duration) string {
 	return fmt.Sprintf("profile %q: the token has %s left, less than the %s asked, because Entra issues tokens valid for only %s here: set min_valid to %s or less to silence this",
-		profile, round(left), round(want), round(life), round(reserve))
+		profile, left.Truncate(time.Second), round(want), round(life), round(reserve))
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Second) }

@@ -347,3 +347,19 @@ func TestLifetimesFrom5MinTo28h(t *testing.T) {
 		}
 	}
 }
+
+// A warning never says a token has as much left as was asked: with 5-minute
+// tokens and the default 5m demand, a token a moment old has 4m59s left, not
+// "5m0s left, less than the 5m0s asked".
+func TestShortWarningRoundsLeftDown(t *testing.T) {
+	b, clk, _ := setup(t, Policy{}, 5*time.Minute, 0.5)
+	mustToken(t, b, 0)
+	clk.Advance(100 * time.Millisecond)
+	s, err := b.Serve(context.Background(), Request{Profile: "prod", Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.Warning, "has 4m59s left, less than the 5m0s asked") {
+		t.Fatalf("warning = %q, want the time left rounded down", s.Warning)
+	}
+}

@@ -1,12 +1,14 @@
 package endpoint
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +108,7 @@ type Identity struct {
 type IdentityAccess interface {
 	AdmitRequest(r *http.Request, s access.Surface) (ipc.Peer, error)
 	Use(peer ipc.Peer, s access.Surface, profile string) error
+	Allows(peer ipc.Peer, profile string) bool
 	Granted(peer ipc.Peer, s access.Surface, profile, scope string, expires time.Time)
 }
 
@@ -357,6 +360,18 @@ func (h *Identity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	def := ""
 	if h.Profiles != nil {
 		profiles, def = h.Profiles()
+	}
+	if h.Access != nil {
+		// A caller learns of the profiles it may use only: a profile named
+		// (or the default) that it may not use is refused as one that does
+		// not exist would be, and a selector sees only its profiles.
+		if name := cmp.Or(req.profile, def); req.selKind == "" && name != "" {
+			if err := h.Access.Use(peer, access.Identity, name); err != nil {
+				h.fail(w, r, req.proto, name, refused(err), start)
+				return
+			}
+		}
+		profiles = slices.DeleteFunc(slices.Clone(profiles), func(p IdentityProfile) bool { return !h.Access.Allows(peer, p.Name) })
 	}
 	profile, ierr := selectProfile(req, profiles, def, h.ObjectID)
 	if ierr != nil {

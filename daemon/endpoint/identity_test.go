@@ -326,3 +326,40 @@ func TestIdentityNoSecretRefusesAll(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeIdentityAccess) Allows(_ ipc.Peer, profile string) bool {
+	return f.use == nil || f.use(profile) == nil
+}
+
+// TestIdentityOtherUsersProfilesStayHidden: a caller that may use only
+// some profiles cannot tell a profile it may not use from one that does not
+// exist, and no selector matches or names a profile it may not use.
+func TestIdentityOtherUsersProfilesStayHidden(t *testing.T) {
+	h := newIdentity(&fakeTokens{tok: goodToken()}, nil)
+	h.Access = &fakeIdentityAccess{use: func(p string) error {
+		if p == "" || p == "prod" || p == "user" {
+			return nil
+		}
+		return errors.New("not allowed")
+	}}
+	get := func(target string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/imds/"+idSecret+target, nil)
+		req.Header.Set("Metadata", "true")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	const q = "?api-version=2018-02-01&resource=x"
+	hidden, hb := get("/dev" + q)
+	missing, mb := get("/nosuch" + q)
+	if hidden != missing || hidden != http.StatusForbidden {
+		t.Errorf("a profile the caller may not use: %d %s; one that does not exist: %d %s; want both 403", hidden, hb, missing, mb)
+	}
+	code, body := get(q + "&client_id=" + devClientID)
+	if code != http.StatusBadRequest || strings.Contains(body, "dev") {
+		t.Errorf("client_id of profiles the caller may not use: %d %s; want 400 naming no profile", code, body)
+	}
+	if code, body := get(q + "&client_id=" + prodClientID); code != http.StatusOK {
+		t.Errorf("client_id of a profile the caller may use: %d %s", code, body)
+	}
+}

@@ -425,8 +425,9 @@ func TestMaxConns(t *testing.T) {
 		t.Fatalf("the connection in flight: %v", err)
 	}
 	// Once it is done, there is room again; the slot frees after the
-	// close, so allow the busy answer a few times.
-	for i := 0; ; i++ {
+	// close, so allow the busy answer for a while (a deadline, not a count
+	// of tries: a loaded machine may take long to run the close).
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		resp, err := ipc.Call(testCtx(t), path, &ipc.Request{Op: ipc.OpStatus}, nil)
 		if err == nil {
 			if resp.Status.Version != ipc.OpStatus {
@@ -434,7 +435,7 @@ func TestMaxConns(t *testing.T) {
 			}
 			break
 		}
-		if !errors.As(err, &ierr) || i > 1000 {
+		if !errors.As(err, &ierr) || time.Now().After(deadline) {
 			t.Fatalf("after the first finished: %v", err)
 		}
 		time.Sleep(time.Millisecond)
