@@ -194,7 +194,7 @@ func (a *app) cmdDatabricksConfigure(args []string) error {
 	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return failf("cannot read %s: %v", path, err)
+		return failf("cannot read %s: %v; fix its permissions or point DATABRICKS_CONFIG_FILE at another file", path, err)
 	}
 	updated, err := editDatabricksCfg(old, name, [][2]string{
 		{"host", p.DatabricksHost},
@@ -205,7 +205,7 @@ func (a *app) cmdDatabricksConfigure(args []string) error {
 		return failf("%s is left unchanged: %v", path, err)
 	}
 	if err := writeFileAtomic(path, updated, 0o600); err != nil {
-		return failf("cannot write %s: %v", path, err)
+		return failf("cannot write %s: %v; make its directory writable or point DATABRICKS_CONFIG_FILE at another file", path, err)
 	}
 	fmt.Fprintf(a.stdout, "Wrote profile [%s] to %s: host %s, auth_type metadata-service through entra-helperd.\n", name, path, p.DatabricksHost)
 	fmt.Fprintf(a.stdout, "Use it with: databricks -p %s ...  or  DATABRICKS_CONFIG_PROFILE=%s\n", shellQuote(name), shellQuote(name))
@@ -236,11 +236,16 @@ func (a *app) databricksCfgPath() (string, error) {
 
 // writeFileAtomic replaces path's content with data through a temporary
 // file in the same directory and a rename, keeping the mode of an existing
-// file (mode for a new one). A symlink at path is followed, so the link
-// stays and its target is replaced.
+// file (mode for a new one) and creating a missing directory (0700). A
+// symlink at path is followed, so the link stays and its target is replaced
+// (or created, when the link dangles).
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	path, err := linkTarget(path)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
 	}
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
@@ -276,4 +281,29 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	}
 	ok = true
 	return nil
+}
+
+// linkTarget is the file a chain of symlinks at path ends in, whether or not
+// that file exists yet; path itself when it is no symlink.
+func linkTarget(path string) (string, error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real, nil
+	}
+	for range 40 { // the kernel's limit on a chain of links
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			// Not filepath.Join: cleaning "dir/../x" lexically is wrong
+			// when dir is itself a link.
+			dest = filepath.Dir(path) + string(filepath.Separator) + dest
+		}
+		path = dest
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }

@@ -212,6 +212,40 @@ func TestDatabricksConfigureFile(t *testing.T) {
 	}
 }
 
+// A dangling link (a dotfile manager's, before the first write) keeps
+// pointing where it did: its target is created, through a chain of links,
+// in a directory that does not exist yet.
+func TestDatabricksConfigureDanglingSymlink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symlinks need privileges on Windows")
+	}
+	dir := t.TempDir()
+	target := filepath.Join(dir, "dotfiles", "databricks", "cfg")
+	first, link := filepath.Join(dir, "first"), filepath.Join(dir, "link.cfg")
+	if err := os.Symlink("dotfiles/databricks/cfg", first); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("first", link); err != nil {
+		t.Fatal(err)
+	}
+	a, _, errb := testApp(&fakeDaemon{}, map[string]string{"DATABRICKS_CONFIG_FILE": link})
+	if code, _, _ := runApp(t, a, "databricks", "configure"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	for _, l := range []string{link, first} {
+		if fi, err := os.Lstat(l); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the symlink %s was replaced", l)
+		}
+	}
+	b, err := os.ReadFile(target)
+	if err != nil || !strings.HasPrefix(string(b), "[prod]\n") {
+		t.Fatalf("target: %v\n%s", err, b)
+	}
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %o, want 600", fi.Mode().Perm())
+	}
+}
+
 func TestDatabricksConfigureFollowsSymlink(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("symlinks need privileges on Windows")

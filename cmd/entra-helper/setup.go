@@ -574,7 +574,11 @@ func (a *app) setup(in setupInput) error {
 	say("Next:")
 	say("  entra-helper token -p %s                  # an access token", p)
 	if in.databricksHost != "" {
-		say("  eval \"$(entra-helper databricks env -p %s)\"   # the Databricks CLI and SDKs use the daemon", p)
+		if a.metadataOff(ctx, in.profile) {
+			say("  # the Databricks CLI and SDKs: the daemon's metadata endpoint is off; set metadata_listen in [daemon] of %s to a free loopback port (e.g. \"127.0.0.1:8771\"), restart entra-helperd, then run entra-helper databricks env -p %s", cfgPath, p)
+		} else {
+			say("  eval \"$(entra-helper databricks env -p %s)\"   # the Databricks CLI and SDKs use the daemon", p)
+		}
 	}
 	say("  entra-helperd service install --user      # run the daemon at login instead of on demand")
 	return nil
@@ -617,6 +621,18 @@ func (a *app) runningDaemon(ctx context.Context) (string, *ipc.Status) {
 		return path, nil
 	}
 	return path, resp.Status
+}
+
+// metadataOff reports whether the running daemon serves profile without a
+// Databricks metadata endpoint (metadata_listen = ""); false when no daemon
+// answers (it is not known yet).
+func (a *app) metadataOff(ctx context.Context, profile string) bool {
+	path, st := a.runningDaemon(ctx)
+	if st == nil {
+		return false
+	}
+	resp, err := a.doctorCall(ctx, path, &ipc.Request{Op: ipc.OpProfile, Profile: profile})
+	return err == nil && resp != nil && resp.Profile != nil && resp.Profile.MetadataURL == ""
 }
 
 // fixFileStore is doctor --fix for a keychain that cannot be used: the

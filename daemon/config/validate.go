@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/entra"
 )
 
@@ -120,10 +121,7 @@ func checkLoopbackAddr(addr string) string {
 	if err != nil || n < 0 || n > 65535 {
 		return `has no valid port (e.g. "127.0.0.1:8771")`
 	}
-	if strings.EqualFold(host, "localhost") {
-		return ""
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if access.IsLoopbackHost(host) {
 		return ""
 	}
 	return `is not a loopback address (use 127.0.0.1, [::1] or localhost)`

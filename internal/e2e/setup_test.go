@@ -219,6 +219,18 @@ func TestSetupHeadlessFileStore(t *testing.T) {
 	if _, stderr, code := w.run("", "token", "-p", "sp"); code != 0 {
 		t.Errorf("token -p sp after the second setup: exit %d: %s", code, stderr)
 	}
+	// A Databricks profile while the daemon's metadata endpoint is off
+	// (metadata_listen = ""): the next steps do not offer a command that
+	// cannot work, they say what to set.
+	out, stderr, code = w.run(setupSecret, "setup", "-p", "dbx", "--flow", "client-secret", "--tenant", w.entra.Tenant(),
+		"--client-id", spClientID, "--authority-host", w.entra.URL(), "--databricks-host", "https://adb-1234567890123456.7.azuredatabricks.net",
+		"--secret-stdin", "--yes")
+	if code != 0 {
+		t.Fatalf("setup -p dbx: exit %d: %s %s", code, out, stderr)
+	}
+	if strings.Contains(out, `eval "$(entra-helper databricks env`) || !strings.Contains(out, "metadata_listen") {
+		t.Errorf("setup -p dbx offers `databricks env` though the metadata endpoint is off:\n%s", out)
+	}
 }
 
 // A desktop user (a real Secret Service): setup picks the keychain.
