@@ -81,7 +81,7 @@ func win(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 // given [daemon] lines and the service principal profile sp.
 func (w *world) config(name, daemon string) string {
 	p := filepath.Join(w.dir, name+".toml")
-	doc := fmt.Sprintf("[daemon]\nmetadata_listen = \"\"\nlog_level = \"debug\"\n%s\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = %q\nclient_id = %q\nauthority_host = %q\n",
+	doc := fmt.Sprintf("[daemon]\nmetadata_listen = \"\"\nidentity_listen = \"\"\nlog_level = \"debug\"\n%s\n\n[profiles.sp]\nflow = \"client-secret\"\ntenant = %q\nclient_id = %q\nauthority_host = %q\n",
 		daemon, w.entra.Tenant(), spClientID, w.entra.URL())
 	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 		w.t.Fatal(err)
