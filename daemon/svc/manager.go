@@ -406,7 +406,7 @@ func (c *controller) uninstall() error {
 		fmt.Fprintf(c.out, "%s: not installed, nothing to remove.\n", c.describe())
 		return nil
 	}
-	if st, _ := c.svc.Status(); st == service.StatusRunning && c.goos != "darwin" {
+	if st, _ := c.svc.Status(); st == service.StatusRunning && c.stopsBeforeUninstall() {
 		if err := c.svc.Stop(); err != nil {
 			return c.explain(err)
 		}
@@ -422,12 +422,20 @@ func (c *controller) uninstall() error {
 	if err := c.svc.Uninstall(); err != nil {
 		return c.explain(err)
 	}
-	if c.defPath != "" {
-		fmt.Fprintf(c.out, "Removed %s.\n", c.defPath)
-	} else {
-		fmt.Fprintf(c.out, "Removed the Windows service %s.\n", ServiceName)
-	}
+	fmt.Fprintln(c.out, c.removedLine())
 	return nil
+}
+
+// stopsBeforeUninstall reports whether uninstall stops a running service
+// first (launchd's unload stops the job itself).
+func (c *controller) stopsBeforeUninstall() bool { return c.goos != "darwin" }
+
+// removedLine is what uninstall says once the definition is gone.
+func (c *controller) removedLine() string {
+	if c.defPath != "" {
+		return fmt.Sprintf("Removed %s.", c.defPath)
+	}
+	return fmt.Sprintf("Removed the Windows service %s.", ServiceName)
 }
 
 func (c *controller) status() error {
