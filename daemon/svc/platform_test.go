@@ -100,7 +100,7 @@ func TestPerOSPlan(t *testing.T) {
 			for k, v := range cfg.EnvVars {
 				env = append(env, k+"="+v)
 			}
-			got := fmt.Sprint(cfg.Name, c.defPath, c.describe(), c.logHint(), c.modeFlag(), opts, strings.Join(env, ","))
+			got := fmt.Sprint(cfg.Name, c.defPath, c.describe(), c.manager().logHint(c), c.modeFlag(), opts, strings.Join(env, ","))
 			exp := fmt.Sprint(w.name, w.defPath, w.describe, w.logHint, w.modeFlag, w.options, w.env)
 			if got != exp {
 				t.Errorf("plan = %q\nwant   %q", got, exp)
@@ -132,14 +132,11 @@ func TestPerOSPlan(t *testing.T) {
 			}
 			c.installHints()
 			mustContain(t, "install hints", out.String(), w.hints...)
-			if got := c.removedLine(); got != w.removed {
+			if got := c.manager().removedLine(c); got != w.removed {
 				t.Errorf("uninstall says %q, want %q", got, w.removed)
 			}
-			if got, wantStop := c.stopsBeforeUninstall(), tc.goos != "darwin"; got != wantStop {
+			if got, wantStop := c.manager().stopsBeforeUninstall(), tc.goos != "darwin"; got != wantStop {
 				t.Errorf("stops before uninstall = %v, want %v", got, wantStop)
-			}
-			if tc.goos != "linux" && c.packagedUnit() != "" {
-				t.Errorf("packaged unit on %s", tc.goos)
 			}
 		})
 	}
