@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/source"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
@@ -58,19 +58,19 @@ allowed_users = ["%d"]
 	d := &Daemon{opts: Options{ConfigPath: cfgPath, Clock: clock.Real{}}, cfg: cfg, log: zap.NewNop(),
 		level: zap.NewAtomicLevel(), access: pol, broker: b, remember: store.Remember(store.NewMemory(), clock.Real{}),
 		logins: map[string]bool{}, accounts: map[string]accountState{},
-		buildProfile: func(*config.Profile, source.Options) (auth.Profile, error) {
+		buildProfile: func(*config.Profile, source.Options) (tokensource.Profile, error) {
 			if buildErr != nil {
 				return nil, buildErr
 			}
 			built++
-			return &fixedProfile{tok: auth.Token{Value: secret.New(fmt.Sprintf("token-%d", built)), ExpiresOn: time.Now().Add(time.Hour)}}, nil
+			return &fixedProfile{tok: tokensource.Token{Value: secret.New(fmt.Sprintf("token-%d", built)), ExpiresOn: time.Now().Add(time.Hour)}}, nil
 		}}
 	if _, err := d.applyProfiles(cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	oldProf := d.profiles["sp"]
 
-	check := func(when string, admitted, refused ipc.Peer, wantCfg *config.Config, wantProf auth.Profile) {
+	check := func(when string, admitted, refused ipc.Peer, wantCfg *config.Config, wantProf tokensource.Profile) {
 		t.Helper()
 		if err := pol.Use(admitted, access.Socket, "sp"); err != nil {
 			t.Errorf("%s: %s is refused: %v", when, admitted, err)
