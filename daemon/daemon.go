@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -635,20 +636,33 @@ func newHTTPClient() (*http.Client, error) {
 }
 
 // resolveStateDir returns the state directory: configured, else
-// $STATE_DIRECTORY (systemd), else <XDG state home>/entra-helper.
+// $STATE_DIRECTORY (systemd), else <XDG state home>/entra-helper, which on
+// Windows is %LOCALAPPDATA%\entra-helper unless $XDG_STATE_HOME is set.
 func resolveStateDir(configured string) (string, error) {
+	return stateDirFor(configured, runtime.GOOS, os.Getenv, os.UserHomeDir)
+}
+
+// stateDirFor is resolveStateDir for a given GOOS, environment and home.
+func stateDirFor(configured, goos string, getenv func(string) string, home func() (string, error)) (string, error) {
 	if configured != "" {
 		return configured, nil
 	}
-	if sd := os.Getenv("STATE_DIRECTORY"); sd != "" {
+	if sd := getenv("STATE_DIRECTORY"); sd != "" {
 		return filepath.SplitList(sd)[0], nil
 	}
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+	if x := getenv("XDG_STATE_HOME"); x != "" {
 		return filepath.Join(x, "entra-helper"), nil
 	}
-	home, err := os.UserHomeDir()
+	if goos == "windows" {
+		// The base of os.UserCacheDir on Windows: per user, not roaming.
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "entra-helper"), nil
+		}
+		return "", fmt.Errorf("cannot find a state directory: %%LOCALAPPDATA%% is not set: set it or state_dir in [daemon]")
+	}
+	h, err := home()
 	if err != nil {
 		return "", fmt.Errorf("cannot find a state directory: set state_dir in [daemon]: %w", err)
 	}
-	return filepath.Join(home, ".local", "state", "entra-helper"), nil
+	return filepath.Join(h, ".local", "state", "entra-helper"), nil
 }
