@@ -101,6 +101,8 @@ type Daemon struct {
 	idSecret   string
 	idAddr     string // the managed-identity endpoint's bound address; "" when off
 	idDown     string // why the managed-identity endpoint could not listen; "" if it could or is off
+
+	buildProfile func(*config.Profile, source.Options) (tokensource.Profile, error) // nil: newProfile; a test seam
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -144,7 +146,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
-	changed, err := d.applyProfiles(cfg)
+	changed, err := d.applyProfiles(cfg, nil) // d.access has cfg's rules
 	if err != nil {
 		return err
 	}
@@ -341,10 +343,15 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
-// new or changed, and drops profiles cfg no longer has. It returns the
-// names of the new and changed profiles.
-func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
+// new or changed, then puts cfg, its profiles and rules (when not nil) in
+// force at once and drops profiles cfg no longer has. It returns the names
+// of the new and changed profiles. On an error nothing changes.
+func (d *Daemon) applyProfiles(cfg *config.Config, rules *access.RuleSet) ([]string, error) {
 	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
+	build := d.newProfile
+	if d.buildProfile != nil {
+		build = d.buildProfile
+	}
 	next := make(map[string]tokensource.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
@@ -354,13 +361,18 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 			next[name] = prev
 			continue
 		}
-		prof, err := d.newProfile(p, srcOpts)
+		prof, err := build(p, srcOpts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}
 		next[name] = prof
 	}
 	var changed []string
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rules != nil {
+		d.access.Install(rules)
+	}
 	for name := range old {
 		if _, ok := next[name]; !ok {
 			d.broker.SetSource(name, nil)
@@ -372,14 +384,12 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 			changed = append(changed, name)
 		}
 	}
-	d.mu.Lock()
 	d.cfg, d.profiles = cfg, next
 	for name := range d.accounts {
 		if _, ok := next[name]; !ok {
 			delete(d.accounts, name)
 		}
 	}
-	d.mu.Unlock()
 	return changed, nil
 }
 
@@ -444,11 +454,12 @@ func (d *Daemon) reload() {
 	d.mu.RLock()
 	old := d.cfg.Daemon
 	d.mu.RUnlock()
-	if err := d.access.SetRules(accessRules(cfg)); err != nil {
+	rules, err := d.access.Resolve(accessRules(cfg))
+	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(fmt.Errorf("%s: %w", cfg.Path, err)))
 		return
 	}
-	changed, err := d.applyProfiles(cfg)
+	changed, err := d.applyProfiles(cfg, rules)
 	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
 		return
