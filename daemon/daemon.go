@@ -100,6 +100,7 @@ type Daemon struct {
 	idSecret   string
 	idAddr     string // the managed-identity endpoint's bound address; "" when off
 	idDown     string // why the managed-identity endpoint could not listen; "" if it could or is off
+	metaDown   string // why the metadata endpoint could not listen; "" if it could or is off
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -236,29 +237,50 @@ func (e endpoints) close() {
 	}
 }
 
+// loopbackEndpoint is one loopback endpoint as startEndpoints starts it.
+type loopbackEndpoint struct {
+	key   string // its [daemon] setting
+	what  string // its name in messages
+	addr  string // "": off
+	set   bool   // the config file sets addr (not the default)
+	start func(addr string, serveErr chan<- error) (*http.Server, error)
+	srv   **http.Server
+	down  *string // why it could not listen, for doctor and status
+}
+
 // startEndpoints serves the metadata and managed-identity endpoints the
-// config turns on.
+// config turns on. An endpoint whose default port is taken (another
+// user's daemon on a shared machine) stays off with a warning, which
+// doctor repeats; one whose configured address fails stops the start.
 func (d *Daemon) startEndpoints(cfg *config.Config, serveErr chan<- error) (endpoints, error) {
 	var eps endpoints
-	var err error
-	if cfg.Daemon.MetadataListen != "" {
-		if eps.meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
+	for _, e := range []loopbackEndpoint{
+		{"metadata_listen", "the Databricks metadata endpoint", cfg.Daemon.MetadataListen, cfg.Daemon.MetadataListenSet, d.startMetadata, &eps.meta, &d.metaDown},
+		{"identity_listen", "the managed-identity endpoint", cfg.Daemon.IdentityListen, cfg.Daemon.IdentityListenSet, d.startIdentity, &eps.ident, &d.idDown},
+	} {
+		if e.addr == "" {
+			continue
+		}
+		srv, err := e.start(e.addr, serveErr)
+		switch {
+		case err == nil:
+			*e.srv = srv
+		case defaultPortTaken(e.set, err):
+			*e.down = err.Error()
+			d.log.Warn(e.what+" is off: its default address is in use; set "+e.key+" in [daemon] to a free port and restart entra-helperd", zap.Error(err))
+		default:
+			eps.close()
 			return eps, err
 		}
 	}
-	if cfg.Daemon.IdentityListen != "" {
-		if eps.ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
-			// The default port may be another user's daemon on a shared
-			// machine: run without the endpoint and say so (doctor too).
-			if cfg.Daemon.IdentityListen != config.DefaultIdentityListen || !errors.Is(err, syscall.EADDRINUSE) {
-				eps.close()
-				return eps, err
-			}
-			d.idDown = err.Error()
-			d.log.Warn("the managed-identity endpoint is off: its default address is in use; set identity_listen in [daemon] to a free port", zap.Error(err))
-		}
-	}
 	return eps, nil
+}
+
+// defaultPortTaken tells whether an endpoint that failed to listen with
+// err may stay off: its address is the default (set is false: the config
+// file does not name it) and another process holds it.
+func defaultPortTaken(set bool, err error) bool {
+	return !set && errors.Is(err, syscall.EADDRINUSE)
 }
 
 // serveSocket listens on the daemon's socket (shared by every user in
