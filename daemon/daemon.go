@@ -160,11 +160,13 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.scrubIdentityEnv()
-	srv, err := d.serveSocket(serveErr)
+	srv, ln, err := d.serveSocket(serveErr)
 	if err != nil {
 		eps.close()
 		return err
 	}
+	lost, stopWatch := d.watchSocket(ln)
+	defer stopWatch()
 	if opts.Ready != nil {
 		opts.Ready()
 	}
@@ -174,7 +176,7 @@ func Run(ctx context.Context, opts Options) error {
 		zap.String("identity", d.idAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(changed)
 
-	runErr := d.serveUntilStopped(ctx, serveErr)
+	runErr := d.serveUntilStopped(ctx, serveErr, lost)
 	return d.shutdown(srv, eps, runErr)
 }
 
@@ -285,14 +287,14 @@ func defaultPortTaken(set bool, err error) bool {
 
 // serveSocket listens on the daemon's socket (shared by every user in
 // system mode, where the access policy decides) and serves it.
-func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, error) {
+func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, net.Listener, error) {
 	listen := ipc.Listen
 	if d.opts.System {
 		listen = ipc.ListenShared // every user may connect; the access policy decides
 	}
 	ln, err := listen(d.opts.SocketPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srv := &ipcserver.Server{
 		Handler: d.handle,
@@ -300,12 +302,54 @@ func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, error) {
 		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
 	}
 	go func() { serveErr <- srv.Serve(ln) }()
-	return srv, nil
+	return srv, ln, nil
+}
+
+// socketCheckEvery is how often the daemon checks that its socket is
+// still its own.
+const socketCheckEvery = 30 * time.Second
+
+// watchSocket checks every socketCheckEvery (on the daemon's clock) that
+// ln's path still names its socket: a daemon whose socket or socket
+// directory was deleted, or replaced by another daemon's, cannot be
+// reached and would hold its ports for ever. The first time it does not,
+// the returned channel says why and the checks end; stop ends them too.
+// Named pipes (Windows) cannot be deleted and are not watched.
+func (d *Daemon) watchSocket(ln net.Listener) (lost <-chan error, stop func()) {
+	ch := make(chan error, 1)
+	l, ok := ln.(interface{ Lost() error })
+	if !ok {
+		return ch, func() {}
+	}
+	var mu sync.Mutex
+	var timer clock.Timer
+	stopped := false
+	var check func()
+	check = func() {
+		if err := l.Lost(); err != nil {
+			ch <- err
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = d.opts.Clock.AfterFunc(socketCheckEvery, check)
+		}
+	}
+	mu.Lock()
+	timer = d.opts.Clock.AfterFunc(socketCheckEvery, check)
+	mu.Unlock()
+	return ch, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
+	}
 }
 
 // serveUntilStopped reloads the config on SIGHUP until ctx ends (a signal
 // or the service manager) or a server fails, whose error it returns.
-func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr <-chan error) error {
+func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr, lost <-chan error) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -317,6 +361,9 @@ func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr <-chan error) e
 			d.reload()
 		case err := <-serveErr:
 			return err
+		case err := <-lost:
+			d.log.Warn("entra-helperd stops: no client can reach it, its socket is not its own any more", zap.Error(err))
+			return nil
 		}
 	}
 }
