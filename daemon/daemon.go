@@ -26,7 +26,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
@@ -34,6 +33,7 @@ import (
 	"github.com/entra-helper/entra-helper/daemon/jwks"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/daemon/tenant"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 	"github.com/entra-helper/entra-helper/store"
@@ -87,7 +87,7 @@ type Daemon struct {
 
 	mu       sync.RWMutex
 	cfg      *config.Config
-	profiles map[string]auth.Profile
+	profiles map[string]tokensource.Profile
 	logins   map[string]bool // profiles with a sign-in under way
 	// accounts is the last known account of each profile: read from the
 	// store at start and when a profile's settings change, set by login
@@ -413,7 +413,7 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 // names of the new and changed profiles.
 func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
-	next := make(map[string]auth.Profile, len(cfg.Profiles))
+	next := make(map[string]tokensource.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
 	d.mu.RUnlock()
@@ -453,12 +453,12 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 
 // accountState is what the daemon last knew of a profile's sign-in.
 type accountState struct {
-	account  auth.Account
+	account  tokensource.Account
 	signedIn bool
 }
 
 // setAccount records a profile's account (after a sign-in or sign-out).
-func (d *Daemon) setAccount(name string, a auth.Account, signedIn bool) {
+func (d *Daemon) setAccount(name string, a tokensource.Account, signedIn bool) {
 	d.mu.Lock()
 	d.accounts[name] = accountState{account: a, signedIn: signedIn}
 	d.mu.Unlock()

@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
 )
@@ -40,7 +40,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		return d.doctor(ctx, peer, req.Profile)
 	case ipc.OpToken, ipc.OpLogin, ipc.OpLogout, ipc.OpProfile, ipc.OpVerify, ipc.OpGitToken, ipc.OpGitErase:
 	default:
-		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
+		return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("unknown operation %q: is the client newer than the daemon? restart entra-helperd", req.Op)}
 	}
 	p, prof, err := d.profile(req.Profile)
 	if err != nil {
@@ -80,7 +80,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		if err := prof.Logout(ctx); err != nil {
 			return nil, err
 		}
-		d.setAccount(p.Name, auth.Account{}, false)
+		d.setAccount(p.Name, tokensource.Account{}, false)
 		d.broker.Forget(p.Name)
 		d.log.Info("signed out", zap.String("profile", p.Name), zap.Stringer("peer", peer))
 		return &ipc.Response{}, nil
@@ -99,29 +99,29 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 }
 
 // profile resolves a requested profile name ("" is the default).
-func (d *Daemon) profile(name string) (*config.Profile, auth.Profile, error) {
+func (d *Daemon) profile(name string) (*config.Profile, tokensource.Profile, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	p, ok := d.cfg.Profile(name)
 	if !ok {
 		if name == "" {
-			return nil, nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+			return nil, nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf(
 				"no profile was named and %s sets no default_profile: pass -p NAME or set ENTRA_HELPER_PROFILE", d.cfg.Path)}
 		}
-		return nil, nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+		return nil, nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf(
 			"profile %q is not in %s: add [profiles.%s] there, then run `kill -HUP` on entra-helperd or restart it", name, d.cfg.Path, name)}
 	}
 	return p, d.profiles[p.Name], nil
 }
 
-func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request) (*ipc.Response, error) {
+func (d *Daemon) token(ctx context.Context, peer ipc.Peer, p *config.Profile, prof tokensource.Profile, req *ipc.Request) (*ipc.Response, error) {
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = p.Scopes
 	}
 	minValid := time.Duration(req.MinValidMS) * time.Millisecond
 	if minValid < 0 {
-		return nil, &auth.Error{Kind: auth.KindUsage, Message: "--min-valid must not be negative"}
+		return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: "--min-valid must not be negative"}
 	}
 	tok, err := d.broker.Serve(ctx, broker.Request{Profile: p.Name, Scopes: scopes, MinValid: minValid, Explicit: minValid > 0})
 	if err != nil {
@@ -154,11 +154,11 @@ func (d *Daemon) warnFreshness(profile string, scopes []string, msg string) {
 		zap.String("scope", strings.Join(scopes, " ")), zap.String("warning", msg))
 }
 
-func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, prof auth.Profile, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
+func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, prof tokensource.Profile, req *ipc.Request, send func(*ipc.Response) error) (*ipc.Response, error) {
 	d.mu.Lock()
 	if d.logins[p.Name] {
 		d.mu.Unlock()
-		return nil, &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf("a sign-in of profile %s is already under way; finish or cancel it first", p.Name)}
+		return nil, &tokensource.Error{Kind: tokensource.KindFailed, Message: fmt.Sprintf("a sign-in of profile %s is already under way; finish or cancel it first", p.Name)}
 	}
 	d.logins[p.Name] = true
 	d.mu.Unlock()
@@ -169,15 +169,15 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 		d.mu.Unlock()
 	}()
 
-	var in auth.LoginInput
+	var in tokensource.LoginInput
 	if l := req.Login; l != nil {
-		in = auth.LoginInput{
+		in = tokensource.LoginInput{
 			ClientSecret: secret.New(l.ClientSecret), Password: secret.New(l.Password),
 			RefreshToken: secret.New(l.RefreshToken), Certificate: secret.New(l.Certificate), NoBrowser: l.NoBrowser,
 		}
 		req.Login = nil // drop the plain copies as early as we can
 	}
-	notify := func(pr auth.Prompt) {
+	notify := func(pr tokensource.Prompt) {
 		_ = send(&ipc.Response{Event: &ipc.Event{Kind: eventKind(pr.Kind), Message: pr.Message, URL: pr.URL}})
 	}
 	acct, err := prof.Login(ctx, in, notify)
@@ -199,7 +199,7 @@ func (d *Daemon) login(ctx context.Context, peer ipc.Peer, p *config.Profile, pr
 
 func (d *Daemon) verify(ctx context.Context, p *config.Profile, token string) (*ipc.Response, error) {
 	if token == "" {
-		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no token to verify"}
+		return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: "no token to verify"}
 	}
 	res, err := d.verifier.Verify(ctx, token, p.AuthorityBaseURL())
 	switch {
@@ -252,7 +252,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 		if ts.LastErr != nil {
 			t.LastError = ts.LastErr.Error()
 			lastErr[ts.Profile] = t.LastError
-			if auth.KindOf(ts.LastErr) == auth.KindNeedsLogin {
+			if tokensource.KindOf(ts.LastErr) == tokensource.KindNeedsLogin {
 				stateOf[ts.Profile] = ipc.StateNeedsLogin
 			} else if stateOf[ts.Profile] == "" {
 				stateOf[ts.Profile] = ipc.StateError
@@ -301,28 +301,28 @@ func toWireError(err error) *ipc.Error {
 	if errors.As(err, &denied) {
 		return &ipc.Error{Code: denied.Code(), Message: denied.Error()}
 	}
-	var ae *auth.Error
+	var ae *tokensource.Error
 	if !errors.As(err, &ae) {
 		return &ipc.Error{Code: ipc.CodeFailed, Message: err.Error()}
 	}
 	code := ipc.CodeFailed
 	switch ae.Kind {
-	case auth.KindUsage:
+	case tokensource.KindUsage:
 		code = ipc.CodeUsage
-	case auth.KindNeedsLogin:
+	case tokensource.KindNeedsLogin:
 		code = ipc.CodeNeedsLogin
-	case auth.KindUnavailable:
+	case tokensource.KindUnavailable:
 		code = ipc.CodeUnavailable
 	}
 	return &ipc.Error{Code: code, Message: ae.Error()}
 }
 
 // eventKind is the wire's name of a sign-in prompt's kind.
-func eventKind(k auth.PromptKind) string {
+func eventKind(k tokensource.PromptKind) string {
 	switch k {
-	case auth.PromptDeviceCode:
+	case tokensource.PromptDeviceCode:
 		return ipc.EventDeviceCode
-	case auth.PromptBrowserURL:
+	case tokensource.PromptBrowserURL:
 		return ipc.EventBrowserURL
 	}
 	return ipc.EventInfo

@@ -12,9 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/allocguard"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
@@ -22,15 +22,17 @@ import (
 )
 
 // fixedProfile is a signed-in profile whose source hands out one token.
-type fixedProfile struct{ tok auth.Token }
+type fixedProfile struct{ tok tokensource.Token }
 
-func (f fixedProfile) Acquire(context.Context, []string) (auth.Token, error) { return f.tok, nil }
-func (fixedProfile) Login(context.Context, auth.LoginInput, func(auth.Prompt)) (auth.Account, error) {
-	return auth.Account{}, nil
+func (f fixedProfile) Acquire(context.Context, []string) (tokensource.Token, error) {
+	return f.tok, nil
+}
+func (fixedProfile) Login(context.Context, tokensource.LoginInput, func(tokensource.Prompt)) (tokensource.Account, error) {
+	return tokensource.Account{}, nil
 }
 func (fixedProfile) Logout(context.Context) error { return nil }
-func (fixedProfile) Account(context.Context) (auth.Account, bool) {
-	return auth.Account{ObjectID: "oid"}, true
+func (fixedProfile) Account(context.Context) (tokensource.Account, bool) {
+	return tokensource.Account{ObjectID: "oid"}, true
 }
 
 // TestSocketCacheHitAllocs guards the daemon's part of a socket token
@@ -55,7 +57,7 @@ client_id = "12a34b56-789c-0d12-e3fa-b456789c0123"
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof := fixedProfile{tok: auth.Token{Value: secret.New(strings.Repeat("eyJ0eXAi", 200)),
+	prof := fixedProfile{tok: tokensource.Token{Value: secret.New(strings.Repeat("eyJ0eXAi", 200)),
 		ExpiresOn: time.Now().Add(time.Hour), Scopes: cfg.Profiles["sp"].Scopes}}
 	b := broker.New(clock.Real{}, broker.Policy{})
 	defer b.Close()
@@ -66,7 +68,7 @@ client_id = "12a34b56-789c-0d12-e3fa-b456789c0123"
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Daemon{cfg: cfg, profiles: map[string]auth.Profile{"sp": prof}, broker: b, access: pol,
+	d := &Daemon{cfg: cfg, profiles: map[string]tokensource.Profile{"sp": prof}, broker: b, access: pol,
 		log: zap.NewNop(), logins: map[string]bool{}}
 
 	ctx := context.Background()

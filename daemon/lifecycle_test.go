@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/broker"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/entratest"
 	"github.com/entra-helper/entra-helper/internal/private"
@@ -34,16 +34,16 @@ type blockedProfile struct {
 	release chan struct{}
 }
 
-func (p *blockedProfile) Acquire(ctx context.Context, _ []string) (auth.Token, error) {
-	return auth.Token{}, errors.New("unused")
+func (p *blockedProfile) Acquire(ctx context.Context, _ []string) (tokensource.Token, error) {
+	return tokensource.Token{}, errors.New("unused")
 }
-func (p *blockedProfile) Login(context.Context, auth.LoginInput, func(auth.Prompt)) (auth.Account, error) {
-	return auth.Account{}, errors.New("unused")
+func (p *blockedProfile) Login(context.Context, tokensource.LoginInput, func(tokensource.Prompt)) (tokensource.Account, error) {
+	return tokensource.Account{}, errors.New("unused")
 }
 func (p *blockedProfile) Logout(context.Context) error { return nil }
-func (p *blockedProfile) Account(ctx context.Context) (auth.Account, bool) {
+func (p *blockedProfile) Account(ctx context.Context) (tokensource.Account, bool) {
 	<-p.release
-	return auth.Account{Username: "alice@contoso.example"}, true
+	return tokensource.Account{Username: "alice@contoso.example"}, true
 }
 
 // TestStatusDoesNotWaitForTheProfile: status answers from the daemon's
@@ -62,8 +62,8 @@ func TestStatusDoesNotWaitForTheProfile(t *testing.T) {
 		opts:     Options{Clock: clock.Real{}},
 		log:      zap.NewNop(),
 		cfg:      &config.Config{Path: "c.toml", Profiles: map[string]*config.Profile{"dev": {Name: "dev", Flow: config.FlowDeviceCode}}},
-		profiles: map[string]auth.Profile{"dev": prof},
-		accounts: map[string]accountState{"dev": {account: auth.Account{Username: "alice@contoso.example"}, signedIn: true}},
+		profiles: map[string]tokensource.Profile{"dev": prof},
+		accounts: map[string]accountState{"dev": {account: tokensource.Account{Username: "alice@contoso.example"}, signedIn: true}},
 		store:    store.NewMemory(),
 		broker:   b,
 		access:   pol,

@@ -10,10 +10,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/daemon/tenant"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/store"
@@ -37,23 +37,23 @@ type foundTenant struct {
 	FoundAt        time.Time `json:"found_at"`
 }
 
-// tenantReporter is an auth.Profile that can say where its tenant came from.
+// tenantReporter is an tokensource.Profile that can say where its tenant came from.
 type tenantReporter interface {
 	TenantSource() (tenant, from string)
 }
 
 // tenantOf is the tenant profile p uses ("" while not found yet) and where
 // it came from.
-func tenantOf(p *config.Profile, prof auth.Profile) (tenant, from string) {
+func tenantOf(p *config.Profile, prof tokensource.Profile) (tenant, from string) {
 	if r, ok := prof.(tenantReporter); ok {
 		return r.TenantSource()
 	}
 	return p.Tenant, tenantFromConfig
 }
 
-// newProfile builds the auth.Profile of p: the flow's source, behind a
+// newProfile builds the tokensource.Profile of p: the flow's source, behind a
 // workspaceTenantProfile when the tenant is to be found from databricks_host.
-func (d *Daemon) newProfile(p *config.Profile, opts source.Options) (auth.Profile, error) {
+func (d *Daemon) newProfile(p *config.Profile, opts source.Options) (tokensource.Profile, error) {
 	if p.Tenant != "" || p.DatabricksHost == "" || p.Flow == config.FlowManagedIdentity {
 		return source.New(p, d.store, opts)
 	}
@@ -64,7 +64,7 @@ func (d *Daemon) newProfile(p *config.Profile, opts source.Options) (auth.Profil
 		clock: d.opts.Clock}, nil
 }
 
-// workspaceTenantProfile is the auth.Profile of a profile without a tenant
+// workspaceTenantProfile is the tokensource.Profile of a profile without a tenant
 // but with a Databricks workspace: on first use it takes the tenant it found
 // before from the store, else follows the workspace's /aad/auth redirect once
 // and keeps the tenant in the store; then it builds the flow's source for
@@ -78,13 +78,13 @@ type workspaceTenantProfile struct {
 	clock    clock.Clock
 
 	mu    sync.Mutex
-	inner auth.Profile
+	inner tokensource.Profile
 	found foundTenant
 }
 
 // profile returns the flow's source, finding the tenant first when needed;
 // with network false it only looks in the store.
-func (w *workspaceTenantProfile) profile(ctx context.Context, network bool) (auth.Profile, error) {
+func (w *workspaceTenantProfile) profile(ctx context.Context, network bool) (tokensource.Profile, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.inner != nil {
@@ -126,7 +126,7 @@ func (w *workspaceTenantProfile) findAndRemember(ctx context.Context) (foundTena
 	defer cancel()
 	d, err := w.discover(dctx)
 	if err != nil {
-		var ae *auth.Error
+		var ae *tokensource.Error
 		if errors.As(err, &ae) {
 			ae.Message = fmt.Sprintf("profile %s: %s", w.p.Name, ae.Message)
 		}
@@ -156,34 +156,34 @@ func (w *workspaceTenantProfile) TenantSource() (string, string) {
 	return w.found.Tenant, fmt.Sprintf(tenantFromStore, w.p.DatabricksHost, w.found.FoundAt.Format(time.RFC3339))
 }
 
-// Acquire implements auth.Source.
-func (w *workspaceTenantProfile) Acquire(ctx context.Context, scopes []string) (auth.Token, error) {
+// Acquire implements tokensource.Source.
+func (w *workspaceTenantProfile) Acquire(ctx context.Context, scopes []string) (tokensource.Token, error) {
 	inner, err := w.profile(ctx, true)
 	if err != nil {
-		return auth.Token{}, err
+		return tokensource.Token{}, err
 	}
 	return inner.Acquire(ctx, scopes)
 }
 
-// Login implements auth.Profile.
-func (w *workspaceTenantProfile) Login(ctx context.Context, in auth.LoginInput, notify func(auth.Prompt)) (auth.Account, error) {
+// Login implements tokensource.Profile.
+func (w *workspaceTenantProfile) Login(ctx context.Context, in tokensource.LoginInput, notify func(tokensource.Prompt)) (tokensource.Account, error) {
 	inner, err := w.profile(ctx, true)
 	if err != nil {
-		return auth.Account{}, err
+		return tokensource.Account{}, err
 	}
 	return inner.Login(ctx, in, notify)
 }
 
-// Account implements auth.Profile; it never asks the workspace.
-func (w *workspaceTenantProfile) Account(ctx context.Context) (auth.Account, bool) {
+// Account implements tokensource.Profile; it never asks the workspace.
+func (w *workspaceTenantProfile) Account(ctx context.Context) (tokensource.Account, bool) {
 	inner, err := w.profile(ctx, false)
 	if err != nil {
-		return auth.Account{}, false
+		return tokensource.Account{}, false
 	}
 	return inner.Account(ctx)
 }
 
-// Logout implements auth.Profile: it forgets the found tenant too, so that
+// Logout implements tokensource.Profile: it forgets the found tenant too, so that
 // the next sign-in asks the workspace again.
 func (w *workspaceTenantProfile) Logout(ctx context.Context) error {
 	inner, err := w.profile(ctx, false)
@@ -217,10 +217,10 @@ func (d *Daemon) checkAskedTenant(ctx context.Context, p *config.Profile, asked,
 	askedNorm, form := entra.ParseTenant(asked)
 	switch form {
 	case entra.TenantAlias:
-		return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+		return &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf(
 			"profile %s signs in to tenant %s, and %q is not one tenant: leave --tenant out or pass %s", p.Name, profileTenant, asked, profileTenant)}
 	case entra.TenantInvalid:
-		return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+		return &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf(
 			"%q is not a tenant ID or domain: profile %s signs in to tenant %s; pass that or leave --tenant out", asked, p.Name, profileTenant)}
 	}
 	if askedNorm == actual || askedNorm == p.Tenant {
@@ -232,12 +232,12 @@ func (d *Daemon) checkAskedTenant(ctx context.Context, p *config.Profile, asked,
 		return err
 	}
 	askedID, err := d.tenants.ID(ctx, authority, askedNorm)
-	if err != nil && auth.KindOf(err) != auth.KindUsage {
+	if err != nil && tokensource.KindOf(err) != tokensource.KindUsage {
 		return err
 	}
 	if err == nil && askedID == actualID {
 		return nil
 	}
-	return &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf(
+	return &tokensource.Error{Kind: tokensource.KindFailed, Message: fmt.Sprintf(
 		"profile %s signs in to tenant %s, not %s: set ENTRA_HELPER_PROFILE to a profile of tenant %s", p.Name, profileTenant, asked, asked)}
 }

@@ -8,10 +8,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/source"
 	"github.com/entra-helper/entra-helper/daemon/tenant"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/entratest"
 	"github.com/entra-helper/entra-helper/internal/secret"
@@ -51,7 +51,7 @@ func TestWorkspaceTenantProfile(t *testing.T) {
 	if _, ok := w.Account(ctx); ok || ws.Requests() != 0 {
 		t.Errorf("Account asked the workspace (%d) or is signed in", ws.Requests())
 	}
-	if _, err := w.Login(ctx, auth.LoginInput{ClientSecret: secret.New("s3cret-value")}, nil); err != nil {
+	if _, err := w.Login(ctx, tokensource.LoginInput{ClientSecret: secret.New("s3cret-value")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := w.Acquire(ctx, p.Scopes)
@@ -98,7 +98,7 @@ func TestWorkspaceTenantUnreachable(t *testing.T) {
 		discover: func(ctx context.Context) (tenant.Discovery, error) { return tenant.Discover(ctx, srv.Client(), url) },
 		clock:    clock.Real{}}
 	_, err = w.Acquire(context.Background(), []string{config.DatabricksScope})
-	if auth.KindOf(err) != auth.KindUnavailable || !strings.Contains(err.Error(), "profile w: cannot reach "+url) {
+	if tokensource.KindOf(err) != tokensource.KindUnavailable || !strings.Contains(err.Error(), "profile w: cannot reach "+url) {
 		t.Errorf("err = %v", err)
 	}
 	if w.inner != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 )
 
 const azureUsage = `Usage: entra-helper azure env [-p PROFILE] [--terraform] [--shell sh|fish|powershell|cmd]
@@ -54,6 +55,14 @@ func (a *app) cmdAzureEnv(args []string) error {
 		return failf("the daemon's managed-identity endpoint is off, so %s cannot be served to Azure SDKs; set identity_listen in the [daemon] table of the config and restart entra-helperd", profileName(orDefault(p.Name, *profile)))
 	}
 	if !*terraform {
+		if shadow := a.shadowingAzureVars(p.ClientID); len(shadow) > 0 {
+			verb := "is"
+			if len(shadow) > 1 {
+				verb = "are"
+			}
+			fmt.Fprintf(a.stderr, "entra-helper: warning: %s %s set in this shell, so DefaultAzureCredential would not take its tokens from entra-helperd; run: unset %s\n",
+				strings.Join(shadow, ", "), verb, strings.Join(shadow, " "))
+		}
 		return a.printEnv(*shell, [][2]string{
 			{"IDENTITY_ENDPOINT", p.IdentityEndpoint},
 			{"IDENTITY_HEADER", p.IdentityHeader},
@@ -67,4 +76,29 @@ func (a *app) cmdAzureEnv(args []string) error {
 		kvs = append(kvs, [2]string{"ARM_CLIENT_ID", p.ClientID})
 	}
 	return a.printEnv(*shell, kvs)
+}
+
+// shadowingAzureVars names the variables of the environment that keep
+// DefaultAzureCredential from the managed-identity endpoint: the secrets of
+// EnvironmentCredential and WorkloadIdentityCredential (tried first),
+// AZURE_TOKEN_CREDENTIALS leaving the managed identity out,
+// IDENTITY_SERVER_THUMBPRINT (the Service Fabric protocol) and an
+// AZURE_CLIENT_ID naming an identity other than the profile's (a 400).
+func (a *app) shadowingAzureVars(clientID string) []string {
+	var names []string
+	for _, k := range []string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_PASSWORD",
+		"AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_SERVER_THUMBPRINT"} {
+		if a.getenv(k) != "" {
+			names = append(names, k)
+		}
+	}
+	switch v := a.getenv("AZURE_TOKEN_CREDENTIALS"); {
+	case v == "", strings.EqualFold(v, "prod"), strings.EqualFold(v, "ManagedIdentityCredential"):
+	default:
+		names = append(names, "AZURE_TOKEN_CREDENTIALS")
+	}
+	if v := a.getenv("AZURE_CLIENT_ID"); v != "" && !strings.EqualFold(v, clientID) {
+		names = append(names, "AZURE_CLIENT_ID")
+	}
+	return names
 }

@@ -18,6 +18,11 @@ import (
 // autostartWait is how long the client waits for a daemon it started.
 const autostartWait = 5 * time.Second
 
+// lostRaceWait is how long a client whose daemon exited at start waits for
+// another one (started by a concurrent client) to answer before it reports
+// why its own daemon exited.
+const lostRaceWait = time.Second
+
 // daemonName is the daemon's executable name.
 func daemonName() string {
 	if runtime.GOOS == "windows" {
@@ -127,11 +132,24 @@ func (a *app) autostart(ctx context.Context, path string, req *ipc.Request, onEv
 	if err != nil {
 		return nil, &exitError{code: exitNoDaemon, msg: fmt.Sprintf("cannot start %s: %v", bin, err)}
 	}
-	// cannotStart is the error once the daemon gave up: a last try first,
-	// as it may have lost a race to another daemon that now answers.
+	// cannotStart is the error once the daemon gave up. It may have lost a
+	// race to another daemon started at the same moment (by a concurrent
+	// client), which holds the ports but may not answer on the socket yet:
+	// that one is tried for up to lostRaceWait first.
 	cannotStart := func(reason string) (*ipc.Response, error) {
-		if resp, err := ipc.Call(ctx, path, req, onEvent); !errors.Is(err, ipc.ErrNoDaemon) {
-			return resp, err
+		until := time.Now().Add(lostRaceWait)
+		for wait := 10 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+			if resp, err := ipc.Call(ctx, path, req, onEvent); !errors.Is(err, ipc.ErrNoDaemon) {
+				return resp, err
+			}
+			if time.Now().After(until) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
 		}
 		if reason == "" {
 			reason = fmt.Sprintf("%s exited right after it was started without saying why; run it in the foreground to see (its log: %s)", bin, logPath)

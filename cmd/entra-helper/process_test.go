@@ -39,6 +39,11 @@ func TestMain(m *testing.M) {
 // until it has answered one request (or 30 s passed), then exits.
 func fakeDaemonMain() int {
 	sock := os.Getenv(ipc.SocketEnv)
+	if os.Getenv("FAKE_DAEMON_LOSES") == "1" {
+		// A daemon that lost the start race: another one holds the ports.
+		fmt.Fprintln(os.Stderr, "cannot serve the metadata endpoint: address already in use")
+		return 1
+	}
 	l, err := ipc.Listen(sock)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake entra-helperd:", err)
@@ -404,5 +409,35 @@ func BenchmarkProcessToken(b *testing.B) {
 		if out, err := cmd.Output(); err != nil || len(out) == 0 {
 			b.Fatalf("%v %q", err, out)
 		}
+	}
+}
+
+// TestProcessAutostartLostRace: several clients start a daemon at once; the
+// one they started loses (the winner holds the ports) and exits, and the
+// winner answers on the socket a moment later. The client must get the
+// winner's answer, not the loser's error.
+func TestProcessAutostartLostRace(t *testing.T) {
+	bin := installClient(t, true)
+	sock := filepath.Join(shortDir(t), "run", "d.sock")
+	env := append(baseEnv(t, sock), "FAKE_DAEMON_LOSES=1")
+	srv := &ipcserver.Server{Handler: func(ctx context.Context, _ ipc.Peer, req *ipc.Request, send func(*ipc.Response) error) {
+		resp, _ := defaultAnswer(req, nil)
+		send(resp)
+	}}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		time.Sleep(200 * time.Millisecond) // the winner, still starting
+		l, err := ipc.Listen(sock)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		srv.Serve(l)
+	}()
+	defer func() { srv.Shutdown(context.Background()); <-served }()
+	r := runBin(t, bin, env, "", "token", "-p", "prod")
+	if r.code != 0 || r.stdout != testToken("prod", nil).AccessToken+"\n" {
+		t.Fatalf("a client whose daemon lost the start race: %+v", r)
 	}
 }

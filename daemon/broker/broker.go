@@ -1,7 +1,7 @@
 // Package broker owns the access-token lifecycle: an in-memory cache keyed by
 // (profile, scopes), one identity-provider call in flight per key however many
 // callers ask, and background renewal before expiry with jittered backoff on
-// failure. It knows token sources only through auth.Source.
+// failure. It knows token sources only through tokensource.Source.
 package broker
 
 import (
@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 )
 
@@ -97,14 +97,14 @@ type Broker struct {
 	flights sync.WaitGroup
 
 	mu      sync.Mutex
-	sources map[string]auth.Source
+	sources map[string]tokensource.Source
 	entries map[string]*entry
 	sweep   clock.Timer
 	closed  bool
 }
 
 // ErrClosed is returned by Token, Serve and Pin once Close has been called.
-var ErrClosed = &auth.Error{Kind: auth.KindUnavailable, Message: "entra-helperd is stopping; try again when it is back"}
+var ErrClosed = &tokensource.Error{Kind: tokensource.KindUnavailable, Message: "entra-helperd is stopping; try again when it is back"}
 
 // maxDemands bounds the distinct demands (and warning causes) remembered per key.
 const maxDemands = 8
@@ -115,7 +115,7 @@ type entry struct {
 	profile string
 	scopes  []string
 
-	token    auth.Token
+	token    tokensource.Token
 	has      bool
 	issuedAt time.Time // when the provider's answer arrived
 	frac     float64   // this token's renewal point: RenewAt ± Jitter, drawn once
@@ -139,7 +139,7 @@ type entry struct {
 // flight is one call to the provider that any number of callers wait on.
 type flight struct {
 	done   chan struct{}
-	tok    auth.Token
+	tok    tokensource.Token
 	err    error
 	issued time.Time // when the answer arrived
 }
@@ -159,7 +159,7 @@ func New(clk clock.Clock, p Policy) *Broker {
 		clock:   clk,
 		policy:  p.withDefaults(),
 		rand:    rand.Float64,
-		sources: map[string]auth.Source{},
+		sources: map[string]tokensource.Source{},
 		entries: map[string]*entry{},
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -187,7 +187,7 @@ func (b *Broker) MinValid() time.Duration {
 
 // SetSource installs src for profile, dropping every token cached for the
 // profile's previous source. A nil src removes the profile.
-func (b *Broker) SetSource(profile string, src auth.Source) {
+func (b *Broker) SetSource(profile string, src tokensource.Source) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.dropProfileLocked(profile)
@@ -232,7 +232,7 @@ func (b *Broker) Drop(profile string, scopes []string, value string) bool {
 		return false
 	}
 	e.droppedAt = now
-	e.token, e.has = auth.Token{}, false
+	e.token, e.has = tokensource.Token{}, false
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil
@@ -295,14 +295,14 @@ func normalize(scopes []string) []string {
 func (b *Broker) lookupLocked(profile string, scopes []string) (*entry, error) {
 	src := b.sources[profile]
 	if src == nil {
-		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %q is not configured", profile)}
+		return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("profile %q is not configured", profile)}
 	}
 	norm := scopes
 	if len(scopes) != 1 || scopes[0] == "" { // one scope is normalised already
 		norm = normalize(scopes)
 	}
 	if len(norm) == 0 {
-		return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %q: no scope was asked for", profile)}
+		return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("profile %q: no scope was asked for", profile)}
 	}
 	// The key is built in a stack buffer and looked up without a string
 	// conversion (the compiler's m[string(b)]), so a cache hit allocates
@@ -340,12 +340,12 @@ type Request struct {
 // Served is a token and, when it has less left than asked, one sentence
 // saying why and what to do.
 type Served struct {
-	auth.Token
+	tokensource.Token
 	Warning string
 }
 
 // Token is Serve for a default demand of minValid (0: Policy.MinValid).
-func (b *Broker) Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (auth.Token, error) {
+func (b *Broker) Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (tokensource.Token, error) {
 	s, err := b.Serve(ctx, Request{Profile: profile, Scopes: scopes, MinValid: minValid})
 	return s.Token, err
 }
@@ -443,7 +443,7 @@ func (b *Broker) callGap(life time.Duration) time.Duration {
 // unmeetable is the refusal of an explicit demand want that tokens valid for
 // life can never meet.
 func unmeetable(e *entry, want, life time.Duration) error {
-	return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf(
+	return &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf(
 		"profile %q: Entra issues tokens valid for %s for %s, so --min-valid %s can never be met: ask for less than %s",
 		e.profile, round(life), strings.Join(e.scopes, " "), round(want), round(life))}
 }
@@ -540,8 +540,8 @@ func (b *Broker) refusalLocked(e *entry, now time.Time) error {
 	if e.lastErr == nil {
 		return nil
 	}
-	var ae *auth.Error
-	if errors.As(e.lastErr, &ae) && ae.Kind == auth.KindNeedsLogin {
+	var ae *tokensource.Error
+	if errors.As(e.lastErr, &ae) && ae.Kind == tokensource.KindNeedsLogin {
 		return e.lastErr
 	}
 	if !now.Before(e.retryAt) {
@@ -562,7 +562,7 @@ func (b *Broker) refusalLocked(e *entry, now time.Time) error {
 
 // retryLater keeps err's kind and advice and says when the next attempt is.
 func retryLater(err error, in time.Duration) error {
-	var ae *auth.Error
+	var ae *tokensource.Error
 	if !errors.As(err, &ae) {
 		return err
 	}
@@ -579,13 +579,13 @@ func (b *Broker) await(ctx context.Context, e *entry, f *flight, want time.Durat
 	select {
 	case <-f.done:
 	case <-timeout:
-		return Served{}, &auth.Error{
-			Kind:    auth.KindUnavailable,
+		return Served{}, &tokensource.Error{
+			Kind:    tokensource.KindUnavailable,
 			Message: fmt.Sprintf("profile %q: Entra ID did not answer within %s and no valid token is cached", e.profile, wait),
 		}
 	case <-ctx.Done():
-		return Served{}, &auth.Error{
-			Kind:    auth.KindUnavailable,
+		return Served{}, &tokensource.Error{
+			Kind:    tokensource.KindUnavailable,
 			Message: fmt.Sprintf("profile %q: the request ended before Entra ID answered; try again", e.profile),
 			Err:     ctx.Err(),
 		}
@@ -599,7 +599,7 @@ func (b *Broker) await(ctx context.Context, e *entry, f *flight, want time.Durat
 	}
 	life := f.tok.ExpiresOn.Sub(f.issued)
 	if left <= 0 {
-		return Served{}, &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf(
+		return Served{}, &tokensource.Error{Kind: tokensource.KindFailed, Message: fmt.Sprintf(
 			"profile %q: Entra ID issued a token that has already expired: check this machine's clock", e.profile)}
 	}
 	b.mu.Lock()
@@ -626,7 +626,7 @@ func (b *Broker) startFlightLocked(e *entry) *flight {
 	return f
 }
 
-func (b *Broker) fly(e *entry, src auth.Source, f *flight) {
+func (b *Broker) fly(e *entry, src tokensource.Source, f *flight) {
 	defer b.flights.Done()
 	b.idpCalls.Add(1)
 	// The network call's own deadline: real time, however the broker's
@@ -659,7 +659,7 @@ func (b *Broker) settleLocked(e *entry, f *flight) {
 	}
 	e.failures++
 	e.lastErr = f.err
-	if auth.KindOf(f.err) == auth.KindNeedsLogin {
+	if tokensource.KindOf(f.err) == tokensource.KindNeedsLogin {
 		e.retryAt = time.Time{}
 		e.renewAt = time.Time{}
 		return // only a sign-in helps: no retries
@@ -691,7 +691,7 @@ func (b *Broker) backoff(failures int, err error) time.Duration {
 	}
 	d = min(d, b.policy.BackoffMax)
 	d = time.Duration(float64(d) * (0.5 + b.rand()/2))
-	var ae *auth.Error
+	var ae *tokensource.Error
 	if errors.As(err, &ae) && ae.RetryAfter > d {
 		d = ae.RetryAfter
 	}
@@ -773,7 +773,7 @@ func (b *Broker) startRenewalLocked(e *entry) *flight {
 		b.dropLocked(e.key, e)
 		return nil
 	}
-	if e.lastErr != nil && auth.KindOf(e.lastErr) == auth.KindNeedsLogin {
+	if e.lastErr != nil && tokensource.KindOf(e.lastErr) == tokensource.KindNeedsLogin {
 		return nil
 	}
 	if now.Before(e.retryAt) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 )
@@ -30,12 +30,12 @@ type fakeSource struct {
 	err   error
 }
 
-func (s *fakeSource) Acquire(ctx context.Context, sc []string) (auth.Token, error) {
+func (s *fakeSource) Acquire(ctx context.Context, sc []string) (tokensource.Token, error) {
 	if s.gate != nil {
 		select {
 		case <-s.gate:
 		case <-ctx.Done():
-			return auth.Token{}, ctx.Err()
+			return tokensource.Token{}, ctx.Err()
 		}
 	}
 	s.mu.Lock()
@@ -43,9 +43,9 @@ func (s *fakeSource) Acquire(ctx context.Context, sc []string) (auth.Token, erro
 	s.calls++
 	s.at = append(s.at, s.clk.Now())
 	if s.err != nil {
-		return auth.Token{}, s.err
+		return tokensource.Token{}, s.err
 	}
-	return auth.Token{
+	return tokensource.Token{
 		Value:     secret.New("tok-" + time.Duration(s.calls).String()),
 		ExpiresOn: s.clk.Now().Add(s.lifetime),
 		RefreshIn: s.refreshIn,
@@ -77,7 +77,7 @@ func setup(t *testing.T, p Policy, lifetime time.Duration, r float64) (*Broker, 
 	return b, clk, src
 }
 
-func mustToken(t *testing.T, b *Broker, minValid time.Duration) auth.Token {
+func mustToken(t *testing.T, b *Broker, minValid time.Duration) tokensource.Token {
 	t.Helper()
 	tok, err := b.Token(context.Background(), "prod", scopes, minValid)
 	if err != nil {
@@ -87,7 +87,7 @@ func mustToken(t *testing.T, b *Broker, minValid time.Duration) auth.Token {
 }
 
 func unavailable(retryAfter time.Duration) error {
-	return &auth.Error{Kind: auth.KindUnavailable, Message: "Entra ID answered 503", RetryAfter: retryAfter}
+	return &tokensource.Error{Kind: tokensource.KindUnavailable, Message: "Entra ID answered 503", RetryAfter: retryAfter}
 }
 
 func TestCacheHitCallsSourceOnce(t *testing.T) {
@@ -239,12 +239,12 @@ func TestBackoffJitterStaysInRange(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	b, clk, src := setup(t, Policy{}, time.Hour, 0.5)
 	src.Fail(unavailable(20 * time.Second))
-	if _, err := b.Token(context.Background(), "prod", scopes, 0); auth.KindOf(err) != auth.KindUnavailable {
+	if _, err := b.Token(context.Background(), "prod", scopes, 0); tokensource.KindOf(err) != tokensource.KindUnavailable {
 		t.Fatalf("err = %v, want unavailable", err)
 	}
 	src.Fail(nil)
 	clk.Advance(19 * time.Second)
-	if _, err := b.Token(context.Background(), "prod", scopes, 0); auth.KindOf(err) != auth.KindUnavailable {
+	if _, err := b.Token(context.Background(), "prod", scopes, 0); tokensource.KindOf(err) != tokensource.KindUnavailable {
 		t.Fatalf("within Retry-After: err = %v, want unavailable without a call", err)
 	}
 	if src.Calls() != 1 {
@@ -272,7 +272,7 @@ func TestOutageServesCachedTokenAndRetriesSparingly(t *testing.T) {
 			}
 			continue
 		}
-		if auth.KindOf(err) != auth.KindUnavailable {
+		if tokensource.KindOf(err) != tokensource.KindUnavailable {
 			t.Fatalf("err = %v, want unavailable", err)
 		}
 		refused++
@@ -294,7 +294,7 @@ func TestRequestsDuringOutageTryAtMostEveryRequestRetry(t *testing.T) {
 	b, clk, src := setup(t, Policy{RequestRetry: 5 * time.Second}, time.Hour, 0.5)
 	src.Fail(unavailable(0))
 	for range 100 { // 100 clients in the same second
-		if _, err := b.Token(context.Background(), "prod", scopes, 0); auth.KindOf(err) != auth.KindUnavailable {
+		if _, err := b.Token(context.Background(), "prod", scopes, 0); tokensource.KindOf(err) != tokensource.KindUnavailable {
 			t.Fatalf("err = %v, want unavailable", err)
 		}
 	}
@@ -393,8 +393,8 @@ func TestWaitIsBoundedByMaxWait(t *testing.T) {
 	}
 	clk.Advance(time.Second)
 	err := <-errc
-	var ae *auth.Error
-	if !errors.As(err, &ae) || ae.Kind != auth.KindUnavailable || !strings.Contains(err.Error(), "did not answer within 20s") {
+	var ae *tokensource.Error
+	if !errors.As(err, &ae) || ae.Kind != tokensource.KindUnavailable || !strings.Contains(err.Error(), "did not answer within 20s") {
 		t.Fatalf("err = %v, want unavailable after MaxWait", err)
 	}
 }
@@ -405,7 +405,7 @@ func TestCanceledWaitSaysSo(t *testing.T) {
 	defer close(src.gate)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := b.Token(ctx, "prod", scopes, 0); auth.KindOf(err) != auth.KindUnavailable || !strings.Contains(err.Error(), "ended before") {
+	if _, err := b.Token(ctx, "prod", scopes, 0); tokensource.KindOf(err) != tokensource.KindUnavailable || !strings.Contains(err.Error(), "ended before") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -417,11 +417,11 @@ func TestNeedsLoginStopsRetries(t *testing.T) {
 	}
 	waitFor(t, func() bool { return src.Calls() == 1 })
 	waitFor(t, func() bool { return b.State()[0].Valid })
-	src.Fail(&auth.Error{Kind: auth.KindNeedsLogin, Message: "sign in again"})
+	src.Fail(&tokensource.Error{Kind: tokensource.KindNeedsLogin, Message: "sign in again"})
 	clk.Advance(2 * time.Hour)
 	calls := src.Calls()
 	for range 50 {
-		if _, err := b.Token(context.Background(), "prod", scopes, 0); auth.KindOf(err) != auth.KindNeedsLogin {
+		if _, err := b.Token(context.Background(), "prod", scopes, 0); tokensource.KindOf(err) != tokensource.KindNeedsLogin {
 			t.Fatalf("err = %v, want needs-login", err)
 		}
 	}
@@ -437,7 +437,7 @@ func TestNeedsLoginStopsRetries(t *testing.T) {
 func TestUnknownProfileIsUsageError(t *testing.T) {
 	b, _, _ := setup(t, Policy{}, time.Hour, 0.5)
 	_, err := b.Token(context.Background(), "nope", scopes, 0)
-	if auth.KindOf(err) != auth.KindUsage {
+	if tokensource.KindOf(err) != tokensource.KindUsage {
 		t.Fatalf("err = %v, want usage", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 // The freshness rule, one test per part, on the fake clock.
@@ -109,7 +109,7 @@ func TestUnmeetableMinValidIsRefusedWithoutACall(t *testing.T) {
 	renews := b.State()[0].RenewsAt
 	for _, d := range []time.Duration{10 * time.Minute, 15 * time.Minute, 2 * time.Hour} {
 		_, err := serve(t, b, d, true)
-		if auth.KindOf(err) != auth.KindUsage || !strings.Contains(err.Error(), "can never be met") || !strings.Contains(err.Error(), `profile "prod"`) {
+		if tokensource.KindOf(err) != tokensource.KindUsage || !strings.Contains(err.Error(), "can never be met") || !strings.Contains(err.Error(), `profile "prod"`) {
 			t.Fatalf("--min-valid %s: err = %v, want a usage error", d, err)
 		}
 	}
@@ -126,7 +126,7 @@ func TestUnmeetableMinValidIsRefusedWithoutACall(t *testing.T) {
 // is then refused and leaves no trace in the schedule.
 func TestUnmeetableMinValidOnColdKey(t *testing.T) {
 	b, _, src := setup(t, Policy{}, 30*time.Minute, 0.5)
-	if _, err := serve(t, b, 45*time.Minute, true); auth.KindOf(err) != auth.KindUsage {
+	if _, err := serve(t, b, 45*time.Minute, true); tokensource.KindOf(err) != tokensource.KindUsage {
 		t.Fatalf("err = %v, want usage", err)
 	}
 	if src.Calls() != 1 {
@@ -136,7 +136,7 @@ func TestUnmeetableMinValidOnColdKey(t *testing.T) {
 	if got := b.State()[0].RenewsAt.Sub(t0); got != 22*time.Minute+30*time.Second {
 		t.Fatalf("renews %s after issuance, want the default 22m30s", got)
 	}
-	if _, err := serve(t, b, 45*time.Minute, true); auth.KindOf(err) != auth.KindUsage || src.Calls() != 1 {
+	if _, err := serve(t, b, 45*time.Minute, true); tokensource.KindOf(err) != tokensource.KindUsage || src.Calls() != 1 {
 		t.Fatalf("second refusal: err %v, calls %d", err, src.Calls())
 	}
 }
@@ -187,7 +187,7 @@ func TestRefusedDemandDoesNotMoveSchedule(t *testing.T) {
 	b, clk, src := setup(t, Policy{}, life, 0.5)
 	mustServe(t, b, 0, false)
 	clk.Advance(30 * time.Minute)
-	if _, err := serve(t, b, 2*time.Hour, true); auth.KindOf(err) != auth.KindUsage {
+	if _, err := serve(t, b, 2*time.Hour, true); tokensource.KindOf(err) != tokensource.KindUsage {
 		t.Fatalf("err = %v, want usage", err)
 	}
 	if src.Calls() != 1 {
@@ -237,7 +237,7 @@ func TestCallGapHoldsForAnyMixOfDemands(t *testing.T) {
 				d = time.Second + time.Duration(rnd.Int64N(int64(life)))
 			}
 			s, err := serve(t, b, d, explicit)
-			if err != nil && auth.KindOf(err) != auth.KindUsage {
+			if err != nil && tokensource.KindOf(err) != tokensource.KindUsage {
 				t.Fatalf("life %s: %v", life, err)
 			}
 			if err == nil && explicit && s.ExpiresOn.Sub(clk.Now()) < d && s.Warning == "" {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 )
@@ -27,12 +27,12 @@ type lifetimeSource struct {
 	life []time.Duration
 }
 
-func (s *lifetimeSource) Acquire(_ context.Context, sc []string) (auth.Token, error) {
+func (s *lifetimeSource) Acquire(_ context.Context, sc []string) (tokensource.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.draw(s.rnd)
 	s.life = append(s.life, l)
-	return auth.Token{Value: secret.New("t"), ExpiresOn: s.clk.Now().Add(l), Scopes: sc}, nil
+	return tokensource.Token{Value: secret.New("t"), ExpiresOn: s.clk.Now().Add(l), Scopes: sc}, nil
 }
 
 // entraLifetime draws from [60, 90) minutes, as Entra does by default.
@@ -211,7 +211,7 @@ func SimulateDay(profiles, scopesPer int, span time.Duration, seed uint64, draw 
 		if !once.IsZero() && !clk.Now().Before(once) {
 			once = time.Time{}
 			k := keys[0]
-			if _, err := b.Serve(context.Background(), Request{Profile: k.profile, Scopes: k.scopes, MinValid: 55 * time.Minute, Explicit: true}); err != nil && auth.KindOf(err) != auth.KindUsage {
+			if _, err := b.Serve(context.Background(), Request{Profile: k.profile, Scopes: k.scopes, MinValid: 55 * time.Minute, Explicit: true}); err != nil && tokensource.KindOf(err) != tokensource.KindUsage {
 				panic(err)
 			} else if err != nil {
 				res.Refused++
@@ -225,7 +225,7 @@ func SimulateDay(profiles, scopesPer int, span time.Duration, seed uint64, draw 
 			b.mu.Unlock()
 			calls := b.IdPCalls()
 			_, err := b.Serve(context.Background(), Request{Profile: k.profile, Scopes: k.scopes, MinValid: life + time.Minute, Explicit: true})
-			if auth.KindOf(err) != auth.KindUsage {
+			if tokensource.KindOf(err) != tokensource.KindUsage {
 				panic(fmt.Sprintf("--min-valid longer than the lifetime: %v", err))
 			}
 			res.Refused++

@@ -16,7 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/secret"
 )
 
@@ -67,7 +67,7 @@ func azureEnv(t *testing.T, url string) {
 // ManagedIdentityCredential picks a profile by client ID, and an unknown
 // client ID is refused at once (one request, no retries).
 func TestAzureSDK(t *testing.T) {
-	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: time.Now().Add(time.Hour)}}
+	ft := &fakeTokens{tok: tokensource.Token{Value: secret.New(fakeToken), ExpiresOn: time.Now().Add(time.Hour)}}
 	h := newIdentity(ft, nil)
 	h.Clock = nil // the SDK checks expiry against the real clock
 	srv := httptest.NewServer(h)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 // Codes of the "error" member of the loopback endpoints' JSON error bodies,
@@ -81,12 +81,12 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 func failureOf(ctx context.Context, err error, profile string) tokenFailure {
 	f := tokenFailure{Status: http.StatusInternalServerError, Code: CodeServerError}
 	msg := ""
-	var ae *auth.Error
+	var ae *tokensource.Error
 	if errors.As(err, &ae) {
 		msg = ae.Error()
 	}
-	switch auth.KindOf(err) {
-	case auth.KindNeedsLogin:
+	switch tokensource.KindOf(err) {
+	case tokensource.KindNeedsLogin:
 		f.Status, f.Code = http.StatusUnauthorized, CodeLoginRequired
 		if msg == "" {
 			msg = "the profile needs an interactive sign-in"
@@ -94,7 +94,7 @@ func failureOf(ctx context.Context, err error, profile string) tokenFailure {
 		if !strings.Contains(msg, "entra-helper login") {
 			msg += "; run: entra-helper login -p " + profile
 		}
-	case auth.KindUnavailable:
+	case tokensource.KindUnavailable:
 		f.Status, f.Code = http.StatusServiceUnavailable, CodeUnavailable
 		if ae != nil {
 			f.RetryAfter = ae.RetryAfter

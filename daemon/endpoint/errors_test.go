@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 func TestWriteErrorIsJSON(t *testing.T) {
@@ -42,20 +42,20 @@ func TestFailureNamesProfileOnce(t *testing.T) {
 		retry  time.Duration
 	}{
 		{"source names it", context.Background(),
-			&auth.Error{Kind: auth.KindNeedsLogin, Message: "profile sp is not signed in: run `entra-helper login -p sp --secret-stdin`"},
+			&tokensource.Error{Kind: tokensource.KindNeedsLogin, Message: "profile sp is not signed in: run `entra-helper login -p sp --secret-stdin`"},
 			401, CodeLoginRequired, "entra-helper: profile sp is not signed in: run `entra-helper login -p sp --secret-stdin`", 0},
 		{"broker names it quoted", context.Background(),
-			&auth.Error{Kind: auth.KindFailed, Message: `profile "sp": Entra ID answered 400`},
+			&tokensource.Error{Kind: tokensource.KindFailed, Message: `profile "sp": Entra ID answered 400`},
 			500, CodeServerError, `entra-helper: profile "sp": Entra ID answered 400`, 0},
 		{"nobody names it", context.Background(),
-			&auth.Error{Kind: auth.KindUnavailable, Message: "Entra ID is unreachable", RetryAfter: 3 * time.Second},
+			&tokensource.Error{Kind: tokensource.KindUnavailable, Message: "Entra ID is unreachable", RetryAfter: 3 * time.Second},
 			503, CodeUnavailable, `entra-helper: profile "sp": Entra ID is unreachable`, 3 * time.Second},
 		{"needs login without advice", context.Background(),
-			&auth.Error{Kind: auth.KindNeedsLogin, Message: "the refresh token was revoked"},
+			&tokensource.Error{Kind: tokensource.KindNeedsLogin, Message: "the refresh token was revoked"},
 			401, CodeLoginRequired, `entra-helper: profile "sp": the refresh token was revoked; run: entra-helper login -p sp`, 0},
 		{"unclassified", context.Background(), errors.New("boom"),
 			500, CodeServerError, `entra-helper: profile "sp": cannot get a token; see the daemon's log (entra-helper status)`, 0},
-		{"canceled", canceled, &auth.Error{Kind: auth.KindUnavailable, Message: "x", RetryAfter: time.Second},
+		{"canceled", canceled, &tokensource.Error{Kind: tokensource.KindUnavailable, Message: "x", RetryAfter: time.Second},
 			503, CodeUnavailable, `entra-helper: profile "sp": the request was canceled`, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

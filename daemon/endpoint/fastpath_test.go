@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/entra"
 	"github.com/entra-helper/entra-helper/internal/allocguard"
 )
@@ -133,8 +133,8 @@ func TestMetadataHitAllocs(t *testing.T) {
 
 // hitTokens hands out one token without recording calls (fakeTokens'
 // record would be counted).
-type hitTokens struct{ tok auth.Token }
+type hitTokens struct{ tok tokensource.Token }
 
-func (h *hitTokens) Token(context.Context, string, []string, time.Duration) (auth.Token, error) {
+func (h *hitTokens) Token(context.Context, string, []string, time.Duration) (tokensource.Token, error) {
 	return h.tok, nil
 }

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/ipc"
@@ -152,11 +152,11 @@ func TestIdentity(t *testing.T) {
 		{name: "imds foreign host", path: imds("", res), host: "attacker.example", headers: meta, wantStatus: 403},
 		{name: "imds post", method: "POST", path: imds("", res), headers: meta, wantStatus: 405},
 
-		{name: "needs login", path: app(res), headers: hdr, tokErr: &auth.Error{Kind: auth.KindNeedsLogin, Message: "the refresh token has expired"},
+		{name: "needs login", path: app(res), headers: hdr, tokErr: &tokensource.Error{Kind: tokensource.KindNeedsLogin, Message: "the refresh token has expired"},
 			wantStatus: 401, wantProfile: "prod", wantError: CodeLoginRequired, wantBody: "run: entra-helper login -p prod"},
-		{name: "unavailable", path: app(res), headers: hdr, tokErr: &auth.Error{Kind: auth.KindUnavailable, Message: "Entra ID is unreachable"},
+		{name: "unavailable", path: app(res), headers: hdr, tokErr: &tokensource.Error{Kind: tokensource.KindUnavailable, Message: "Entra ID is unreachable"},
 			wantStatus: 503, wantProfile: "prod", wantBody: "Entra ID is unreachable"},
-		{name: "failed is not retried", path: imds("", res), headers: meta, tokErr: &auth.Error{Kind: auth.KindFailed, Message: "the client secret is wrong"},
+		{name: "failed is not retried", path: imds("", res), headers: meta, tokErr: &tokensource.Error{Kind: tokensource.KindFailed, Message: "the client secret is wrong"},
 			wantStatus: 400, wantProfile: "prod", wantBody: "the client secret is wrong"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,7 +254,7 @@ func TestIdentity(t *testing.T) {
 // shorter than min_valid (Entra issued no longer one) is served, one with
 // less than a minute left never is.
 func TestIdentityExpiresIn(t *testing.T) {
-	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(50 * time.Second)}}
+	ft := &fakeTokens{tok: tokensource.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(50 * time.Second)}}
 	h := newIdentity(ft, nil)
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/app-service?api-version=2019-08-01&resource=x", nil)
 	req.Header.Set(IdentityHeader, idSecret)

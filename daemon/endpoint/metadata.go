@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/entra-helper/entra-helper/daemon/access"
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/ipc"
 )
@@ -34,7 +34,7 @@ const MinTokenValidity = 60 * time.Second
 
 // Tokens hands out access tokens; the broker implements it.
 type Tokens interface {
-	Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (auth.Token, error)
+	Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (tokensource.Token, error)
 }
 
 // Metadata is the http.Handler of the Databricks metadata endpoint, served at

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/secret"
 )
 
@@ -39,12 +39,12 @@ type call struct {
 // fakeTokens answers with tok or err and records its calls.
 type fakeTokens struct {
 	mu    sync.Mutex
-	tok   auth.Token
+	tok   tokensource.Token
 	err   error
 	calls []call
 }
 
-func (f *fakeTokens) Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (auth.Token, error) {
+func (f *fakeTokens) Token(ctx context.Context, profile string, scopes []string, minValid time.Duration) (tokensource.Token, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call{profile, scopes, minValid})
@@ -70,8 +70,8 @@ func newMetadata(tokens Tokens, log *zap.Logger) *Metadata {
 	}
 }
 
-func goodToken() auth.Token {
-	return auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(50 * time.Minute)}
+func goodToken() tokensource.Token {
+	return tokensource.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(50 * time.Minute)}
 }
 
 func TestMetadata(t *testing.T) {
@@ -97,7 +97,7 @@ func TestMetadata(t *testing.T) {
 		path       string
 		host       string
 		headers    map[string]string
-		tok        auth.Token
+		tok        tokensource.Token
 		tokErr     error
 		authorize  error
 		wantStatus int
@@ -141,17 +141,17 @@ func TestMetadata(t *testing.T) {
 		{name: "no version", path: good, headers: with(VersionHeader, ""), wantStatus: 400, wantBody: "missing X-Databricks-Metadata-Version"},
 		{name: "version 2", path: good, headers: with(VersionHeader, "2"), wantStatus: 400, wantBody: "unsupported X-Databricks-Metadata-Version"},
 
-		{name: "needs login", path: good, headers: okHeaders, tokErr: &auth.Error{Kind: auth.KindNeedsLogin, Message: "the refresh token has expired", AADSTS: "AADSTS700082"},
+		{name: "needs login", path: good, headers: okHeaders, tokErr: &tokensource.Error{Kind: tokensource.KindNeedsLogin, Message: "the refresh token has expired", AADSTS: "AADSTS700082"},
 			wantStatus: 401, wantCalls: 1, wantBody: `entra-helper: profile "prod": the refresh token has expired (AADSTS700082); run: entra-helper login -p prod`},
-		{name: "unavailable", path: good, headers: okHeaders, tokErr: &auth.Error{Kind: auth.KindUnavailable, Message: "Entra ID is unreachable", RetryAfter: 1500 * time.Millisecond},
+		{name: "unavailable", path: good, headers: okHeaders, tokErr: &tokensource.Error{Kind: tokensource.KindUnavailable, Message: "Entra ID is unreachable", RetryAfter: 1500 * time.Millisecond},
 			wantStatus: 503, wantCalls: 1, wantBody: "Entra ID is unreachable", wantHeader: map[string]string{"Retry-After": "2"}},
-		{name: "failed", path: good, headers: okHeaders, tokErr: &auth.Error{Kind: auth.KindFailed, Message: "the client secret is wrong"},
+		{name: "failed", path: good, headers: okHeaders, tokErr: &tokensource.Error{Kind: tokensource.KindFailed, Message: "the client secret is wrong"},
 			wantStatus: 500, wantCalls: 1, wantBody: "the client secret is wrong"},
 		{name: "unclassified", path: good, headers: okHeaders, tokErr: errors.New("boom"),
 			wantStatus: 500, wantCalls: 1, wantBody: "cannot get a token; see the daemon's log"},
-		{name: "token too short-lived", path: good, headers: okHeaders, tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(59 * time.Second)},
+		{name: "token too short-lived", path: good, headers: okHeaders, tok: tokensource.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(59 * time.Second)},
 			wantStatus: 503, wantCalls: 1, wantBody: "no token with enough lifetime left"},
-		{name: "empty token", path: good, headers: okHeaders, tok: auth.Token{ExpiresOn: now.Add(time.Hour)},
+		{name: "empty token", path: good, headers: okHeaders, tok: tokensource.Token{ExpiresOn: now.Add(time.Hour)},
 			wantStatus: 500, wantCalls: 1, wantBody: "empty token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,7 +270,7 @@ func TestMetadataMinValidFloor(t *testing.T) {
 // min_valid, the broker serves its freshest (at least 60 s left) and the
 // endpoint passes it on instead of failing every request.
 func TestMetadataServesShortTokens(t *testing.T) {
-	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(2 * time.Minute)}}
+	ft := &fakeTokens{tok: tokensource.Token{Value: secret.New(fakeToken), ExpiresOn: now.Add(2 * time.Minute)}}
 	m := newMetadata(ft, nil)
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/"+pathSecret+"/prod", nil)
 	req.Header.Set(VersionHeader, "1")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/config"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/secret"
 )
 
@@ -33,7 +33,7 @@ func (noLoader) Configure(*config.Config) error { return nil }
 // TestDatabricksSDK has the real Databricks Go SDK authenticate a request
 // through the handler served on 127.0.0.1.
 func TestDatabricksSDK(t *testing.T) {
-	ft := &fakeTokens{tok: auth.Token{Value: secret.New(fakeToken), ExpiresOn: time.Now().Add(time.Hour)}}
+	ft := &fakeTokens{tok: tokensource.Token{Value: secret.New(fakeToken), ExpiresOn: time.Now().Add(time.Hour)}}
 	m := newMetadata(ft, nil)
 	m.Clock = nil // the SDK checks expiry against the real clock
 	srv := httptest.NewServer(m)

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 // effectiveMinValid is the least lifetime a token handed out over a
@@ -23,16 +23,16 @@ func effectiveMinValid(minValid func() time.Duration) time.Duration {
 // MinTokenValidity left (by now) is an error, never an answer. (The broker
 // may serve less than minValid when Entra issues shorter tokens, with a
 // warning in the daemon's log.)
-func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []string, minValid time.Duration, now func() time.Time) (auth.Token, error) {
+func freshToken(ctx context.Context, tokens Tokens, profile string, scopes []string, minValid time.Duration, now func() time.Time) (tokensource.Token, error) {
 	tok, err := tokens.Token(ctx, profile, scopes, minValid)
 	if err != nil {
-		return auth.Token{}, err
+		return tokensource.Token{}, err
 	}
 	if tok.Value.Empty() {
-		return auth.Token{}, &auth.Error{Kind: auth.KindFailed, Message: "the identity provider returned an empty token"}
+		return tokensource.Token{}, &tokensource.Error{Kind: tokensource.KindFailed, Message: "the identity provider returned an empty token"}
 	}
 	if tok.ExpiresOn.Sub(now()) < MinTokenValidity {
-		return auth.Token{}, &auth.Error{Kind: auth.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
+		return tokensource.Token{}, &tokensource.Error{Kind: tokensource.KindUnavailable, Message: "no token with enough lifetime left is available; try again shortly"}
 	}
 	return tok, nil
 }

@@ -15,8 +15,8 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/store"
 )
 
@@ -45,7 +45,7 @@ func (e *fileError) Unwrap() error { return e.err }
 func (c *confidentialProfile) classify(err error) error {
 	var fe *fileError
 	if errors.As(err, &fe) {
-		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(fe.err),
+		return &tokensource.Error{Kind: tokensource.KindFailed, Err: sanitize(fe.err),
 			Message: fmt.Sprintf("cannot read the %s %s of profile %s: %v", fe.what, fe.path, c.p.Name, briefOSError(fe.err))}
 	}
 	return c.base.classify(err)
@@ -61,22 +61,22 @@ func briefOSError(err error) string {
 }
 
 // Acquire gets a token for scopes with the profile's credential.
-func (c *confidentialProfile) Acquire(ctx context.Context, scopes []string) (auth.Token, error) {
+func (c *confidentialProfile) Acquire(ctx context.Context, scopes []string) (tokensource.Token, error) {
 	if err := c.checkScopes(scopes); err != nil {
-		return auth.Token{}, err
+		return tokensource.Token{}, err
 	}
 	cl, err := c.currentClient(ctx)
 	if err != nil {
-		return auth.Token{}, c.classify(err)
+		return tokensource.Token{}, c.classify(err)
 	}
 	return c.acquire(ctx, cl, scopes)
 }
 
-func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Client, scopes []string) (auth.Token, error) {
+func (c *confidentialProfile) acquire(ctx context.Context, cl *confidential.Client, scopes []string) (tokensource.Token, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := cl.AcquireTokenByCredential(ctx, scopes)
 		if err != nil {
-			return auth.Token{}, c.classify(err)
+			return tokensource.Token{}, c.classify(err)
 		}
 		// noCache empties MSAL's cache around every call, but a concurrent
 		// call for a superset of these scopes could in theory be read in
@@ -146,12 +146,12 @@ func (c *confidentialProfile) materialLocked(ctx context.Context) ([]byte, error
 	return b, nil
 }
 
-func (c *confidentialProfile) notSignedIn() *auth.Error {
+func (c *confidentialProfile) notSignedIn() *tokensource.Error {
 	flag := "--secret-stdin"
 	if c.p.Flow == config.FlowClientCertificate {
 		flag = "--certificate-stdin (or set certificate in the config)"
 	}
-	return &auth.Error{Kind: auth.KindNeedsLogin, Err: errNotSignedIn,
+	return &tokensource.Error{Kind: tokensource.KindNeedsLogin, Err: errNotSignedIn,
 		Message: fmt.Sprintf("profile %s is not signed in: run `entra-helper login -p %s %s`", c.p.Name, c.p.Name, flag)}
 }
 
@@ -169,7 +169,7 @@ func (c *confidentialProfile) newClient(material []byte) (*confidential.Client, 
 	case config.FlowClientSecret:
 		s := strings.TrimSpace(string(material))
 		if s == "" {
-			return nil, &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("the client secret given for profile %s is empty", c.p.Name)}
+			return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("the client secret given for profile %s is empty", c.p.Name)}
 		}
 		var err error
 		if cred, err = confidential.NewCredFromSecret(s); err != nil {
@@ -181,7 +181,7 @@ func (c *confidentialProfile) newClient(material []byte) (*confidential.Client, 
 			return nil, err
 		}
 		if cred, err = confidential.NewCredFromCert(certs, key); err != nil {
-			return nil, &auth.Error{Kind: auth.KindFailed, Err: err,
+			return nil, &tokensource.Error{Kind: tokensource.KindFailed, Err: err,
 				Message: fmt.Sprintf("the certificate of profile %s is unusable: %v", c.p.Name, err)}
 		}
 		opts = append(opts, confidential.WithX5C())
@@ -210,7 +210,7 @@ func (c *confidentialProfile) newClient(material []byte) (*confidential.Client, 
 // RSA key, with advice for what MSAL cannot use.
 func (c *confidentialProfile) parseCertificate(material []byte) ([]*x509.Certificate, crypto.PrivateKey, error) {
 	bad := func(msg string) error {
-		return &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf("the certificate of profile %s %s", c.p.Name, msg)}
+		return &tokensource.Error{Kind: tokensource.KindFailed, Message: fmt.Sprintf("the certificate of profile %s %s", c.p.Name, msg)}
 	}
 	rest := material
 	for {
@@ -246,20 +246,20 @@ func (c *confidentialProfile) parseCertificate(material []byte) ([]*x509.Certifi
 // Login proves the credential works by acquiring one token, then stores it
 // (a given secret or certificate). On failure nothing is stored and the old
 // credential stays.
-func (c *confidentialProfile) Login(ctx context.Context, in auth.LoginInput, notify func(auth.Prompt)) (auth.Account, error) {
+func (c *confidentialProfile) Login(ctx context.Context, in tokensource.LoginInput, notify func(tokensource.Prompt)) (tokensource.Account, error) {
 	var material []byte
 	var key string
 	switch c.p.Flow {
 	case config.FlowClientSecret:
 		if in.ClientSecret.Empty() {
-			return auth.Account{}, &auth.Error{Kind: auth.KindUsage,
+			return tokensource.Account{}, &tokensource.Error{Kind: tokensource.KindUsage,
 				Message: fmt.Sprintf("profile %s needs its client secret: run `entra-helper login -p %s --secret-stdin`", c.p.Name, c.p.Name)}
 		}
 		material, key = []byte(strings.TrimSpace(in.ClientSecret.Reveal())), keySecret(c.p.Name)
 	case config.FlowClientCertificate:
 		if !in.Certificate.Empty() {
 			if c.p.Certificate != "" {
-				return auth.Account{}, &auth.Error{Kind: auth.KindUsage,
+				return tokensource.Account{}, &tokensource.Error{Kind: tokensource.KindUsage,
 					Message: fmt.Sprintf("profile %s reads its certificate from %s: remove certificate from the config to store one with --certificate-stdin", c.p.Name, c.p.Certificate)}
 			}
 			material, key = []byte(in.Certificate.Reveal()), keyCertificate(c.p.Name)
@@ -273,21 +273,21 @@ func (c *confidentialProfile) Login(ctx context.Context, in auth.LoginInput, not
 		cl, err = c.currentClient(ctx)
 	}
 	if err != nil {
-		return auth.Account{}, c.classify(err)
+		return tokensource.Account{}, c.classify(err)
 	}
 	if _, err := c.acquire(ctx, cl, c.loginScopes()); err != nil {
-		return auth.Account{}, err
+		return tokensource.Account{}, err
 	}
 	if material != nil {
 		if err := c.st.Set(ctx, key, material); err != nil {
-			return auth.Account{}, c.classify(&storeError{op: "write", err: err})
+			return tokensource.Account{}, c.classify(&storeError{op: "write", err: err})
 		}
 		c.mu.Lock()
 		c.material, c.client, c.credHash = material, cl, sha256.Sum256(material)
 		c.mu.Unlock()
 	}
 	if notify != nil {
-		notify(auth.Prompt{Kind: auth.PromptInfo, Message: fmt.Sprintf("profile %s: the credential works", c.p.Name)})
+		notify(tokensource.Prompt{Kind: tokensource.PromptInfo, Message: fmt.Sprintf("profile %s: the credential works", c.p.Name)})
 	}
 	a, _ := c.Account(ctx)
 	return a, nil
@@ -305,10 +305,10 @@ func (c *confidentialProfile) Logout(ctx context.Context) error {
 // Account is the service principal: its object ID once a token showed it
 // (else the client ID) and the tenant. ok is false while no credential is
 // available.
-func (c *confidentialProfile) Account(ctx context.Context) (auth.Account, bool) {
+func (c *confidentialProfile) Account(ctx context.Context) (tokensource.Account, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a := auth.Account{ObjectID: c.oid.get(), Tenant: c.p.Tenant}
+	a := tokensource.Account{ObjectID: c.oid.get(), Tenant: c.p.Tenant}
 	if a.ObjectID == "" {
 		a.ObjectID = c.p.ClientID
 	}

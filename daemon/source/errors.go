@@ -17,8 +17,8 @@ import (
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 // EntraError is the JSON error body of Entra's token endpoint (and, loosely,
@@ -118,15 +118,15 @@ var errNotSignedIn = errors.New("nothing stored for the profile")
 const msalNoToken = "no token found"
 
 // Classify turns err (from MSAL, the network, the store or this package) into
-// an *auth.Error whose Message names profile p and says what to do. It never
+// an *tokensource.Error whose Message names profile p and says what to do. It never
 // puts MSAL's error text into Message (it may embed requests and responses);
-// Err keeps a sanitized cause for logs. An *auth.Error is returned unchanged;
+// Err keeps a sanitized cause for logs. An *tokensource.Error is returned unchanged;
 // nil stays nil.
 func Classify(p *config.Profile, err error, now time.Time) error {
 	if err == nil {
 		return nil
 	}
-	var ae *auth.Error
+	var ae *tokensource.Error
 	if errors.As(err, &ae) {
 		return ae
 	}
@@ -135,13 +135,13 @@ func Classify(p *config.Profile, err error, now time.Time) error {
 	switch {
 	case errors.Is(err, errNotSignedIn), strings.Contains(err.Error(), msalNoToken),
 		strings.Contains(err.Error(), "no account was specified"):
-		return &auth.Error{Kind: auth.KindNeedsLogin, Err: errNotSignedIn,
+		return &tokensource.Error{Kind: tokensource.KindNeedsLogin, Err: errNotSignedIn,
 			Message: fmt.Sprintf("profile %s is not signed in: run `%s`", name, login)}
 	case errors.Is(err, context.Canceled):
-		return &auth.Error{Kind: auth.KindFailed, Err: context.Canceled,
+		return &tokensource.Error{Kind: tokensource.KindFailed, Err: context.Canceled,
 			Message: fmt.Sprintf("the request for profile %s was cancelled", name)}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &auth.Error{Kind: auth.KindUnavailable, Err: context.DeadlineExceeded,
+		return &tokensource.Error{Kind: tokensource.KindUnavailable, Err: context.DeadlineExceeded,
 			Message: fmt.Sprintf("Entra did not answer in time for profile %s: try again later", name)}
 	}
 
@@ -158,7 +158,7 @@ func Classify(p *config.Profile, err error, now time.Time) error {
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	if errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
-		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(err),
+		return &tokensource.Error{Kind: tokensource.KindFailed, Err: sanitize(err),
 			Message: fmt.Sprintf("the TLS certificate of %s is not trusted for profile %s: check SSL_CERT_FILE and HTTPS_PROXY", p.AuthorityBaseURL(), name)}
 	}
 	var ne net.Error
@@ -167,16 +167,16 @@ func Classify(p *config.Profile, err error, now time.Time) error {
 	if errors.As(err, &ne) || errors.As(err, &oe) || errors.As(err, &de) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		strings.Contains(err.Error(), "server response error") {
-		return &auth.Error{Kind: auth.KindUnavailable, Err: sanitize(err),
+		return &tokensource.Error{Kind: tokensource.KindUnavailable, Err: sanitize(err),
 			Message: fmt.Sprintf("cannot reach Entra for profile %s: check the network, HTTPS_PROXY and the authority host", name)}
 	}
-	return &auth.Error{Kind: auth.KindFailed, Err: sanitize(err),
+	return &tokensource.Error{Kind: tokensource.KindFailed, Err: sanitize(err),
 		Message: fmt.Sprintf("getting a token for profile %s failed: the daemon log has the cause", name)}
 }
 
 // classifyHTTP maps an HTTP error answer from Entra or a managed identity
 // endpoint.
-func classifyHTTP(p *config.Profile, ce msalerrors.CallErr, now time.Time) *auth.Error {
+func classifyHTTP(p *config.Profile, ce msalerrors.CallErr, now time.Time) *tokensource.Error {
 	status := ce.Resp.StatusCode
 	body := callErrBody(ce)
 	ee, parsed := ParseEntraError(body)
@@ -274,83 +274,83 @@ func (e EntraError) has(codes ...int) bool {
 
 // mapEntra maps one Entra error answer to advice. Its Err is left nil for
 // classifyHTTP to fill in.
-func mapEntra(p *config.Profile, status int, ee EntraError, parsed bool) *auth.Error {
+func mapEntra(p *config.Profile, status int, ee EntraError, parsed bool) *tokensource.Error {
 	name := p.Name
 	login := "entra-helper login -p " + name
-	mk := func(k auth.Kind, msg string) *auth.Error {
-		return &auth.Error{Kind: k, Code: ee.Code, AADSTS: ee.AADSTS(), Message: msg}
+	mk := func(k tokensource.Kind, msg string) *tokensource.Error {
+		return &tokensource.Error{Kind: k, Code: ee.Code, AADSTS: ee.AADSTS(), Message: msg}
 	}
 	needsLogin := fmt.Sprintf("the sign-in of profile %s has expired or was revoked: sign in again: %s", name, login)
 	interactive := fmt.Sprintf("profile %s needs consent or multi-factor authentication: sign in with the browser flow (flow = \"browser\" in the config), then run `%s`", name, login)
 
 	switch {
 	case status == http.StatusTooManyRequests:
-		return mk(auth.KindUnavailable, fmt.Sprintf("Entra is throttling requests for profile %s: try again later", name))
+		return mk(tokensource.KindUnavailable, fmt.Sprintf("Entra is throttling requests for profile %s: try again later", name))
 	case ee.Code == "temporarily_unavailable" || status >= 500:
-		return mk(auth.KindUnavailable, fmt.Sprintf("Entra is failing (HTTP %d) for profile %s: try again later", status, name))
+		return mk(tokensource.KindUnavailable, fmt.Sprintf("Entra is failing (HTTP %d) for profile %s: try again later", status, name))
 
 	// Credentials of confidential clients.
 	case ee.has(7000215):
-		return mk(auth.KindFailed, fmt.Sprintf("the client secret of profile %s is wrong: paste the secret's Value, not its Secret ID, then run `%s --secret-stdin`", name, login))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the client secret of profile %s is wrong: paste the secret's Value, not its Secret ID, then run `%s --secret-stdin`", name, login))
 	case ee.has(7000222):
-		return mk(auth.KindFailed, fmt.Sprintf("the client secret of profile %s has expired: create a new one in the app registration, then run `%s --secret-stdin`", name, login))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the client secret of profile %s has expired: create a new one in the app registration, then run `%s --secret-stdin`", name, login))
 	case ee.has(700027, 700023, 700021, 700024) && p.Flow == config.FlowClientCertificate:
-		return mk(auth.KindFailed, fmt.Sprintf("the certificate of profile %s was not accepted: upload it to the app registration (or allow subject name and issuer authentication) and check that it has not expired", name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the certificate of profile %s was not accepted: upload it to the app registration (or allow subject name and issuer authentication) and check that it has not expired", name))
 	case ee.has(700211, 700212, 700213, 70021, 700024, 700027) && p.Flow == config.FlowFederated:
-		return mk(auth.KindFailed, fmt.Sprintf("the federated token of profile %s was rejected: check the app's federated credential (issuer, subject, audience) and that %s holds a current token", name, p.FederatedTokenFile))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the federated token of profile %s was rejected: check the app's federated credential (issuer, subject, audience) and that %s holds a current token", name, p.FederatedTokenFile))
 	case ee.has(7000218, 700025) || (ee.Code == "invalid_client" && isPublicFlow(p.Flow)):
-		return mk(auth.KindFailed, fmt.Sprintf("the app of profile %s is not a public client: enable \"Allow public client flows\" in its app registration, or use a confidential flow", name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the app of profile %s is not a public client: enable \"Allow public client flows\" in its app registration, or use a confidential flow", name))
 	case ee.Code == "invalid_client":
-		return mk(auth.KindFailed, fmt.Sprintf("the client credential of profile %s was rejected: check the secret or certificate, then run `%s`", name, login))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the client credential of profile %s was rejected: check the secret or certificate, then run `%s`", name, login))
 
 	// Configuration: app, tenant, redirect URI, scopes.
 	case ee.has(700016) || ee.Code == "unauthorized_client":
-		return mk(auth.KindFailed, fmt.Sprintf("the application %s of profile %s was not found in tenant %s (or may not use this flow): check client_id and tenant in the config", p.ClientID, name, p.Tenant))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the application %s of profile %s was not found in tenant %s (or may not use this flow): check client_id and tenant in the config", p.ClientID, name, p.Tenant))
 	case ee.has(90002, 900023, 90072) || ee.Code == "invalid_tenant":
-		return mk(auth.KindFailed, fmt.Sprintf("the tenant %s of profile %s was not found: check tenant and cloud in the config", p.Tenant, name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the tenant %s of profile %s was not found: check tenant and cloud in the config", p.Tenant, name))
 	case ee.has(50011, 500113):
-		return mk(auth.KindFailed, fmt.Sprintf("the redirect URI of profile %s does not match the app registration: add http://localhost as a \"Mobile and desktop applications\" redirect URI", name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the redirect URI of profile %s does not match the app registration: add http://localhost as a \"Mobile and desktop applications\" redirect URI", name))
 	case ee.has(70011, 28000, 28003) || ee.Code == "invalid_scope":
-		return mk(auth.KindUsage, fmt.Sprintf("a scope requested for profile %s is not valid: check --scope/--resource and the profile's scopes", name))
+		return mk(tokensource.KindUsage, fmt.Sprintf("a scope requested for profile %s is not valid: check --scope/--resource and the profile's scopes", name))
 	case ee.has(500011, 500001) || ee.Code == "invalid_resource":
-		return mk(auth.KindUsage, fmt.Sprintf("the resource requested for profile %s was not found in tenant %s: check --scope/--resource", name, p.Tenant))
+		return mk(tokensource.KindUsage, fmt.Sprintf("the resource requested for profile %s was not found in tenant %s: check --scope/--resource", name, p.Tenant))
 
 	// The user.
 	case ee.has(50126, 50034):
-		return mk(auth.KindFailed, fmt.Sprintf("wrong username or password for profile %s: run `%s --password-stdin`", name, login))
+		return mk(tokensource.KindFailed, fmt.Sprintf("wrong username or password for profile %s: run `%s --password-stdin`", name, login))
 	case ee.has(50053):
-		return mk(auth.KindFailed, fmt.Sprintf("the account of profile %s is locked: wait, then run `%s`", name, login))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the account of profile %s is locked: wait, then run `%s`", name, login))
 	case ee.has(50057):
-		return mk(auth.KindFailed, fmt.Sprintf("the account of profile %s is disabled", name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the account of profile %s is disabled", name))
 	case ee.has(50055):
-		return mk(auth.KindNeedsLogin, fmt.Sprintf("the password of profile %s's account has expired: change it, then run `%s`", name, login))
+		return mk(tokensource.KindNeedsLogin, fmt.Sprintf("the password of profile %s's account has expired: change it, then run `%s`", name, login))
 	case ee.has(65001, 65004, 50076, 50079, 50078, 50158, 50072, 50074) ||
 		ee.Code == "interaction_required" || ee.Code == "consent_required" ||
 		ee.SubError == "consent_required" || ee.SubError == "basic_action" || ee.SubError == "additional_action":
-		return mk(auth.KindNeedsLogin, interactive)
+		return mk(tokensource.KindNeedsLogin, interactive)
 	case ee.has(53003, 53000, 53001, 530003):
-		return mk(auth.KindFailed, fmt.Sprintf("a Conditional Access policy blocks profile %s from here: ask your Entra administrator", name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("a Conditional Access policy blocks profile %s from here: ask your Entra administrator", name))
 
 	// Device code.
 	case ee.Code == "authorization_declined":
-		return mk(auth.KindFailed, fmt.Sprintf("the sign-in of profile %s was declined", name))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the sign-in of profile %s was declined", name))
 	case ee.Code == "expired_token" || ee.has(70020):
-		return mk(auth.KindNeedsLogin, fmt.Sprintf("the device code of profile %s expired before the sign-in finished: run `%s` again", name, login))
+		return mk(tokensource.KindNeedsLogin, fmt.Sprintf("the device code of profile %s expired before the sign-in finished: run `%s` again", name, login))
 
 	// Refresh tokens and codes.
 	case ee.has(700082, 50173, 70043, 70008, 700084, 50133, 50089, 700081) ||
 		ee.Code == "invalid_grant" || ee.SubError == "bad_token" || ee.SubError == "token_expired":
-		return mk(auth.KindNeedsLogin, needsLogin)
+		return mk(tokensource.KindNeedsLogin, needsLogin)
 
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return mk(auth.KindFailed, fmt.Sprintf("the identity provider refused profile %s (HTTP %d): check its credentials and permissions", name, status))
+		return mk(tokensource.KindFailed, fmt.Sprintf("the identity provider refused profile %s (HTTP %d): check its credentials and permissions", name, status))
 	}
 	if parsed {
 		if d := safeDescription(ee.Description); d != "" {
-			return mk(auth.KindFailed, fmt.Sprintf("Entra refused the request of profile %s: %s", name, d))
+			return mk(tokensource.KindFailed, fmt.Sprintf("Entra refused the request of profile %s: %s", name, d))
 		}
 	}
-	return mk(auth.KindFailed, fmt.Sprintf("Entra refused the request of profile %s (HTTP %d)", name, status))
+	return mk(tokensource.KindFailed, fmt.Sprintf("Entra refused the request of profile %s (HTTP %d)", name, status))
 }
 
 // isPublicFlow reports whether flow signs a user in through a public client.

@@ -15,8 +15,8 @@ import (
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 // Real bodies as Entra sends them (trace and correlation IDs shortened).
@@ -124,43 +124,43 @@ func TestClassify(t *testing.T) {
 		name     string
 		p        *config.Profile
 		err      error
-		kind     auth.Kind
+		kind     tokensource.Kind
 		aadsts   string
 		contains []string
 		retry    time.Duration
 	}{
-		{"wrong secret", secretP, callErr(401, bodyWrongSecret, nil), auth.KindFailed, "AADSTS7000215",
+		{"wrong secret", secretP, callErr(401, bodyWrongSecret, nil), tokensource.KindFailed, "AADSTS7000215",
 			[]string{"client secret of profile prod is wrong", "Value, not its Secret ID", "entra-helper login -p prod --secret-stdin"}, 0},
-		{"app not found", secretP, callErr(400, bodyAppNotFound, nil), auth.KindFailed, "AADSTS700016", []string{"app1", "not found in tenant contoso"}, 0},
-		{"rt expired", userP, callErr(400, bodyRTExpired, nil), auth.KindNeedsLogin, "AADSTS700082", []string{"sign in again: entra-helper login -p me"}, 0},
-		{"rt revoked", userP, callErr(400, bodyRTRevoked, nil), auth.KindNeedsLogin, "AADSTS50173", []string{"entra-helper login -p me"}, 0},
-		{"bad token suberror", userP, callErr(400, bodyBadToken, nil), auth.KindNeedsLogin, "AADSTS9002313", []string{"sign in again"}, 0},
-		{"conditional access frequency", userP, callErr(400, bodyCAExpired, nil), auth.KindNeedsLogin, "AADSTS70043", []string{"sign in again"}, 0},
-		{"consent", userP, callErr(400, bodyConsent, nil), auth.KindNeedsLogin, "AADSTS65001", []string{"sign in with the browser flow"}, 0},
-		{"mfa", userP, callErr(400, bodyMFA, nil), auth.KindNeedsLogin, "AADSTS50076", []string{"browser flow"}, 0},
-		{"interaction required", userP, callErr(400, bodyInteraction, nil), auth.KindNeedsLogin, "AADSTS50079", []string{"browser flow"}, 0},
-		{"bad password", userP, callErr(400, bodyBadPassword, nil), auth.KindFailed, "AADSTS50126", []string{"wrong username or password for profile me"}, 0},
-		{"redirect mismatch", userP, callErr(400, bodyRedirect, nil), auth.KindFailed, "AADSTS50011", []string{"redirect URI", "http://localhost"}, 0},
-		{"tenant not found", secretP, callErr(400, bodyTenant, nil), auth.KindFailed, "AADSTS90002", []string{"tenant contoso of profile prod was not found"}, 0},
-		{"throttled 429", secretP, callErr(429, bodyThrottled, retry), auth.KindUnavailable, "AADSTS50196", []string{"throttling", "prod"}, 17 * time.Second},
-		{"429 no body", secretP, callErr(429, "", retry), auth.KindUnavailable, "", []string{"throttling"}, 17 * time.Second},
-		{"503", secretP, callErr(503, "<html>busy</html>", nil), auth.KindUnavailable, "", []string{"HTTP 503", "try again later"}, 0},
-		{"500 server_error", secretP, callErr(500, bodyServer, nil), auth.KindUnavailable, "AADSTS90033", []string{"try again later"}, 0},
-		{"public client flows off", userP, callErr(401, bodyPublicClient, nil), auth.KindFailed, "AADSTS7000218", []string{"Allow public client flows"}, 0},
-		{"federated mismatch", fedP, callErr(400, bodyFederated, nil), auth.KindFailed, "AADSTS70021", []string{"federated token of profile ci", "/var/run/token"}, 0},
-		{"invalid scope", secretP, callErr(400, bodyInvalidScope, nil), auth.KindUsage, "AADSTS70011", []string{"scope"}, 0},
-		{"device code expired", userP, callErr(400, bodyDeviceExpired, nil), auth.KindNeedsLogin, "AADSTS70020", []string{"device code", "login -p me"}, 0},
-		{"unknown code shows description", secretP, callErr(400, bodyUnknown, nil), auth.KindFailed, "AADSTS123456", []string{"Something new happened."}, 0},
-		{"no token found", userP, errors.New("no token found"), auth.KindNeedsLogin, "", []string{"profile me is not signed in: run `entra-helper login -p me`"}, 0},
-		{"network", secretP, &url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}, auth.KindUnavailable, "", []string{"cannot reach Entra for profile prod"}, 0},
-		{"timeout", secretP, fmt.Errorf("x: %w", context.DeadlineExceeded), auth.KindUnavailable, "", []string{"in time"}, 0},
-		{"unknown", secretP, errors.New("weird"), auth.KindFailed, "", []string{"profile prod"}, 0},
+		{"app not found", secretP, callErr(400, bodyAppNotFound, nil), tokensource.KindFailed, "AADSTS700016", []string{"app1", "not found in tenant contoso"}, 0},
+		{"rt expired", userP, callErr(400, bodyRTExpired, nil), tokensource.KindNeedsLogin, "AADSTS700082", []string{"sign in again: entra-helper login -p me"}, 0},
+		{"rt revoked", userP, callErr(400, bodyRTRevoked, nil), tokensource.KindNeedsLogin, "AADSTS50173", []string{"entra-helper login -p me"}, 0},
+		{"bad token suberror", userP, callErr(400, bodyBadToken, nil), tokensource.KindNeedsLogin, "AADSTS9002313", []string{"sign in again"}, 0},
+		{"conditional access frequency", userP, callErr(400, bodyCAExpired, nil), tokensource.KindNeedsLogin, "AADSTS70043", []string{"sign in again"}, 0},
+		{"consent", userP, callErr(400, bodyConsent, nil), tokensource.KindNeedsLogin, "AADSTS65001", []string{"sign in with the browser flow"}, 0},
+		{"mfa", userP, callErr(400, bodyMFA, nil), tokensource.KindNeedsLogin, "AADSTS50076", []string{"browser flow"}, 0},
+		{"interaction required", userP, callErr(400, bodyInteraction, nil), tokensource.KindNeedsLogin, "AADSTS50079", []string{"browser flow"}, 0},
+		{"bad password", userP, callErr(400, bodyBadPassword, nil), tokensource.KindFailed, "AADSTS50126", []string{"wrong username or password for profile me"}, 0},
+		{"redirect mismatch", userP, callErr(400, bodyRedirect, nil), tokensource.KindFailed, "AADSTS50011", []string{"redirect URI", "http://localhost"}, 0},
+		{"tenant not found", secretP, callErr(400, bodyTenant, nil), tokensource.KindFailed, "AADSTS90002", []string{"tenant contoso of profile prod was not found"}, 0},
+		{"throttled 429", secretP, callErr(429, bodyThrottled, retry), tokensource.KindUnavailable, "AADSTS50196", []string{"throttling", "prod"}, 17 * time.Second},
+		{"429 no body", secretP, callErr(429, "", retry), tokensource.KindUnavailable, "", []string{"throttling"}, 17 * time.Second},
+		{"503", secretP, callErr(503, "<html>busy</html>", nil), tokensource.KindUnavailable, "", []string{"HTTP 503", "try again later"}, 0},
+		{"500 server_error", secretP, callErr(500, bodyServer, nil), tokensource.KindUnavailable, "AADSTS90033", []string{"try again later"}, 0},
+		{"public client flows off", userP, callErr(401, bodyPublicClient, nil), tokensource.KindFailed, "AADSTS7000218", []string{"Allow public client flows"}, 0},
+		{"federated mismatch", fedP, callErr(400, bodyFederated, nil), tokensource.KindFailed, "AADSTS70021", []string{"federated token of profile ci", "/var/run/token"}, 0},
+		{"invalid scope", secretP, callErr(400, bodyInvalidScope, nil), tokensource.KindUsage, "AADSTS70011", []string{"scope"}, 0},
+		{"device code expired", userP, callErr(400, bodyDeviceExpired, nil), tokensource.KindNeedsLogin, "AADSTS70020", []string{"device code", "login -p me"}, 0},
+		{"unknown code shows description", secretP, callErr(400, bodyUnknown, nil), tokensource.KindFailed, "AADSTS123456", []string{"Something new happened."}, 0},
+		{"no token found", userP, errors.New("no token found"), tokensource.KindNeedsLogin, "", []string{"profile me is not signed in: run `entra-helper login -p me`"}, 0},
+		{"network", secretP, &url.Error{Op: "Post", URL: "https://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}, tokensource.KindUnavailable, "", []string{"cannot reach Entra for profile prod"}, 0},
+		{"timeout", secretP, fmt.Errorf("x: %w", context.DeadlineExceeded), tokensource.KindUnavailable, "", []string{"in time"}, 0},
+		{"unknown", secretP, errors.New("weird"), tokensource.KindFailed, "", []string{"profile prod"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ae *auth.Error
+			var ae *tokensource.Error
 			if !errors.As(Classify(tt.p, tt.err, time.Now()), &ae) {
-				t.Fatalf("not an *auth.Error")
+				t.Fatalf("not an *tokensource.Error")
 			}
 			if ae.Kind != tt.kind {
 				t.Errorf("kind = %v, want %v (%s)", ae.Kind, tt.kind, ae.Message)
@@ -195,7 +195,7 @@ func TestClassifyNeverLeaksSecrets(t *testing.T) {
 		callErr(400, `{"error":"invalid_request","error_description":"bad `+tok+`"}`, nil),
 	}
 	for _, err := range errs {
-		ae := Classify(p, err, time.Now()).(*auth.Error)
+		ae := Classify(p, err, time.Now()).(*tokensource.Error)
 		all := ae.Error()
 		if ae.Err != nil {
 			all += ae.Err.Error()

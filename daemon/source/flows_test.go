@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/entratest"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/store"
@@ -60,7 +60,7 @@ func newFixture(t *testing.T, opts entratest.Options, flow string) *fixture {
 }
 
 // profile starts a Profile over the fixture's store, as a (re)started daemon would.
-func (f *fixture) profile(opts Options) auth.Profile {
+func (f *fixture) profile(opts Options) tokensource.Profile {
 	f.t.Helper()
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = f.srv.Client()
@@ -72,7 +72,7 @@ func (f *fixture) profile(opts Options) auth.Profile {
 	return p
 }
 
-func (f *fixture) acquire(p auth.Profile, scopes ...string) auth.Token {
+func (f *fixture) acquire(p tokensource.Profile, scopes ...string) tokensource.Token {
 	f.t.Helper()
 	if len(scopes) == 0 {
 		scopes = dbScopes
@@ -94,12 +94,12 @@ func (f *fixture) acquire(p auth.Profile, scopes ...string) auth.Token {
 	return tok
 }
 
-// wantKind checks that err is an *auth.Error of kind whose message holds every want.
-func wantKind(t *testing.T, err error, kind auth.Kind, want ...string) *auth.Error {
+// wantKind checks that err is an *tokensource.Error of kind whose message holds every want.
+func wantKind(t *testing.T, err error, kind tokensource.Kind, want ...string) *tokensource.Error {
 	t.Helper()
-	var ae *auth.Error
+	var ae *tokensource.Error
 	if !errors.As(err, &ae) {
-		t.Fatalf("error %v (%T) is not an *auth.Error", err, err)
+		t.Fatalf("error %v (%T) is not an *tokensource.Error", err, err)
 	}
 	if ae.Kind != kind {
 		t.Fatalf("kind = %v, want %v: %s", ae.Kind, kind, ae.Message)
@@ -113,15 +113,15 @@ func wantKind(t *testing.T, err error, kind auth.Kind, want ...string) *auth.Err
 }
 
 // checkFailures covers what every flow must do when Entra fails.
-func (f *fixture) checkFailures(p auth.Profile) {
+func (f *fixture) checkFailures(p tokensource.Profile) {
 	f.t.Helper()
 	ctx := context.Background()
 	f.srv.FailTokens(http.StatusServiceUnavailable, 0)
 	_, err := p.Acquire(ctx, dbScopes)
-	wantKind(f.t, err, auth.KindUnavailable, "prod")
+	wantKind(f.t, err, tokensource.KindUnavailable, "prod")
 	f.srv.FailTokens(http.StatusTooManyRequests, 7*time.Second)
 	_, err = p.Acquire(ctx, dbScopes)
-	if ae := wantKind(f.t, err, auth.KindUnavailable, "throttling"); ae.RetryAfter != 7*time.Second {
+	if ae := wantKind(f.t, err, tokensource.KindUnavailable, "throttling"); ae.RetryAfter != 7*time.Second {
 		f.t.Errorf("RetryAfter = %v, want 7s", ae.RetryAfter)
 	}
 	f.srv.Heal()
@@ -129,7 +129,7 @@ func (f *fixture) checkFailures(p auth.Profile) {
 }
 
 // checkLogout: Logout deletes every key; Acquire then needs a login.
-func (f *fixture) checkLogout(p auth.Profile) {
+func (f *fixture) checkLogout(p tokensource.Profile) {
 	f.t.Helper()
 	if err := p.Logout(context.Background()); err != nil {
 		f.t.Fatal(err)
@@ -138,14 +138,14 @@ func (f *fixture) checkLogout(p auth.Profile) {
 		f.t.Errorf("keys left after logout: %v", keys)
 	}
 	_, err := p.Acquire(context.Background(), dbScopes)
-	wantKind(f.t, err, auth.KindNeedsLogin, "entra-helper login -p prod")
+	wantKind(f.t, err, tokensource.KindNeedsLogin, "entra-helper login -p prod")
 	if _, ok := p.Account(context.Background()); ok && f.p.Flow != config.FlowClientCertificate && f.p.Flow != config.FlowFederated {
 		f.t.Error("Account still known after logout")
 	}
 }
 
 // assertNoSecretInStore checks the store never holds an access token.
-func (f *fixture) assertNoAccessToken(tokens ...auth.Token) {
+func (f *fixture) assertNoAccessToken(tokens ...tokensource.Token) {
 	f.t.Helper()
 	for _, k := range f.st.Keys() {
 		v, _ := f.st.Get(context.Background(), k)
@@ -167,21 +167,21 @@ func TestClientSecretFlow(t *testing.T) {
 	p := f.profile(Options{})
 
 	_, err := p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindNeedsLogin, "profile prod is not signed in", "--secret-stdin")
+	wantKind(t, err, tokensource.KindNeedsLogin, "profile prod is not signed in", "--secret-stdin")
 	if _, ok := p.Account(ctx); ok {
 		t.Error("Account known before login")
 	}
 
 	// A wrong secret (here: a secret ID pasted) is refused and not stored.
-	_, err = p.Login(ctx, auth.LoginInput{ClientSecret: secret.New("9a8b7c6d-0000-1111-2222-333344445555")}, nil)
-	wantKind(t, err, auth.KindFailed, "client secret of profile prod is wrong", "not its Secret ID", "login -p prod --secret-stdin", "AADSTS7000215")
+	_, err = p.Login(ctx, tokensource.LoginInput{ClientSecret: secret.New("9a8b7c6d-0000-1111-2222-333344445555")}, nil)
+	wantKind(t, err, tokensource.KindFailed, "client secret of profile prod is wrong", "not its Secret ID", "login -p prod --secret-stdin", "AADSTS7000215")
 	if len(f.st.Keys()) != 0 {
 		t.Fatalf("stored after a failed login: %v", f.st.Keys())
 	}
-	_, err = p.Login(ctx, auth.LoginInput{}, nil)
-	wantKind(t, err, auth.KindUsage, "--secret-stdin")
+	_, err = p.Login(ctx, tokensource.LoginInput{}, nil)
+	wantKind(t, err, tokensource.KindUsage, "--secret-stdin")
 
-	a, err := p.Login(ctx, auth.LoginInput{ClientSecret: secret.New(testSecret + "\n")}, nil)
+	a, err := p.Login(ctx, tokensource.LoginInput{ClientSecret: secret.New(testSecret + "\n")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +193,8 @@ func TestClientSecretFlow(t *testing.T) {
 	}
 
 	// A wrong secret at a later login keeps the good one.
-	_, err = p.Login(ctx, auth.LoginInput{ClientSecret: secret.New("wrong")}, nil)
-	wantKind(t, err, auth.KindFailed, "client secret")
+	_, err = p.Login(ctx, tokensource.LoginInput{ClientSecret: secret.New("wrong")}, nil)
+	wantKind(t, err, tokensource.KindFailed, "client secret")
 	if v, _ := f.st.Get(ctx, "profile/prod/client-secret"); string(v) != testSecret {
 		t.Fatal("good secret replaced by a failed login")
 	}
@@ -256,15 +256,15 @@ func TestClientCertificateFlow(t *testing.T) {
 	// Stored with --certificate-stdin.
 	p := f.profile(Options{})
 	_, err := p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindNeedsLogin, "--certificate-stdin")
+	wantKind(t, err, tokensource.KindNeedsLogin, "--certificate-stdin")
 	other, otherBundle, _ := newCert(t, time.Now().Add(24*time.Hour))
 	_ = other
-	_, err = p.Login(ctx, auth.LoginInput{Certificate: secret.New(string(otherBundle))}, nil)
-	wantKind(t, err, auth.KindFailed, "certificate of profile prod was not accepted")
+	_, err = p.Login(ctx, tokensource.LoginInput{Certificate: secret.New(string(otherBundle))}, nil)
+	wantKind(t, err, tokensource.KindFailed, "certificate of profile prod was not accepted")
 	if len(f.st.Keys()) != 0 {
 		t.Fatal("unaccepted certificate stored")
 	}
-	if _, err := p.Login(ctx, auth.LoginInput{Certificate: secret.New(string(bundle))}, nil); err != nil {
+	if _, err := p.Login(ctx, tokensource.LoginInput{Certificate: secret.New(string(bundle))}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := f.srv.TokenRequests()
@@ -284,18 +284,18 @@ func TestClientCertificateFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = f.profile(Options{})
-	if _, err := p.Login(ctx, auth.LoginInput{}, nil); err != nil {
+	if _, err := p.Login(ctx, tokensource.LoginInput{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.acquire(p)
-	_, err = p.Login(ctx, auth.LoginInput{Certificate: secret.New(string(bundle))}, nil)
-	wantKind(t, err, auth.KindUsage, "remove certificate from the config")
+	_, err = p.Login(ctx, tokensource.LoginInput{Certificate: secret.New(string(bundle))}, nil)
+	wantKind(t, err, tokensource.KindUsage, "remove certificate from the config")
 	// A rotated file is picked up without a restart.
 	if err := os.WriteFile(f.p.Certificate, otherBundle, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err = p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindFailed, "not accepted")
+	wantKind(t, err, tokensource.KindFailed, "not accepted")
 	if err := os.WriteFile(f.p.Certificate, bundle, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -329,8 +329,8 @@ func TestCertificateProblems(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = p.Login(context.Background(), auth.LoginInput{Certificate: secret.New(tt.pem)}, nil)
-			ae := wantKind(t, err, auth.KindFailed, "certificate of profile prod", tt.want)
+			_, err = p.Login(context.Background(), tokensource.LoginInput{Certificate: secret.New(tt.pem)}, nil)
+			ae := wantKind(t, err, tokensource.KindFailed, "certificate of profile prod", tt.want)
 			if srv.TokenRequests() != 0 {
 				t.Error("a bad certificate reached Entra")
 			}
@@ -354,7 +354,7 @@ func TestFederatedFlow(t *testing.T) {
 	if _, serr := os.Stat(f.p.FederatedTokenFile); !errors.As(serr, &missing) {
 		t.Fatalf("stat of the missing token file: %v", serr)
 	}
-	wantKind(t, err, auth.KindFailed, "cannot read the federated token file", f.p.FederatedTokenFile, missing.Err.Error())
+	wantKind(t, err, tokensource.KindFailed, "cannot read the federated token file", f.p.FederatedTokenFile, missing.Err.Error())
 
 	write := func(subject string) {
 		if err := os.WriteFile(f.p.FederatedTokenFile, []byte(f.srv.IssueFederatedToken(subject, "")+"\n"), 0o600); err != nil {
@@ -362,7 +362,7 @@ func TestFederatedFlow(t *testing.T) {
 		}
 	}
 	write("repo:acme/app:ref:refs/heads/main")
-	if _, err := p.Login(ctx, auth.LoginInput{}, nil); err != nil {
+	if _, err := p.Login(ctx, tokensource.LoginInput{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := f.srv.TokenRequests()
@@ -374,7 +374,7 @@ func TestFederatedFlow(t *testing.T) {
 	// The file is read on every call.
 	write("repo:acme/other:ref:refs/heads/main")
 	_, err = p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindFailed, "federated token of profile prod was rejected")
+	wantKind(t, err, tokensource.KindFailed, "federated token of profile prod was rejected")
 	write("repo:acme/app:ref:refs/heads/main")
 	f.acquire(p)
 	f.checkFailures(p)
@@ -424,7 +424,7 @@ func browser(t *testing.T, client *http.Client) func(string) error {
 }
 
 // checkUserProfile runs what every signed-in user profile must do.
-func (f *fixture) checkUserProfile(p auth.Profile, a auth.Account) {
+func (f *fixture) checkUserProfile(p tokensource.Profile, a tokensource.Account) {
 	t := f.t
 	t.Helper()
 	ctx := context.Background()
@@ -458,7 +458,7 @@ func (f *fixture) checkUserProfile(p auth.Profile, a auth.Account) {
 	// Revoked refresh tokens: sign in again.
 	f.srv.RevokeRefreshTokens(testUser)
 	_, err := p2.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindNeedsLogin, "sign in again: entra-helper login -p prod")
+	wantKind(t, err, tokensource.KindNeedsLogin, "sign in again: entra-helper login -p prod")
 	f.checkLogout(p2)
 }
 
@@ -477,14 +477,14 @@ func TestBrowserFlow(t *testing.T) {
 		return open(u)
 	}})
 	_, err := p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindNeedsLogin, "profile prod is not signed in: run `entra-helper login -p prod`")
+	wantKind(t, err, tokensource.KindNeedsLogin, "profile prod is not signed in: run `entra-helper login -p prod`")
 
-	var prompts []auth.Prompt
-	a, err := p.Login(ctx, auth.LoginInput{}, func(pr auth.Prompt) { prompts = append(prompts, pr) })
+	var prompts []tokensource.Prompt
+	a, err := p.Login(ctx, tokensource.LoginInput{}, func(pr tokensource.Prompt) { prompts = append(prompts, pr) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opened) != 1 || len(prompts) != 1 || prompts[0].Kind != auth.PromptBrowserURL || prompts[0].URL != opened[0] {
+	if len(opened) != 1 || len(prompts) != 1 || prompts[0].Kind != tokensource.PromptBrowserURL || prompts[0].URL != opened[0] {
 		t.Fatalf("opened %v, prompts %+v", opened, prompts)
 	}
 	u, _ := url.Parse(opened[0])
@@ -497,8 +497,8 @@ func TestBrowserFlow(t *testing.T) {
 	// --no-browser: the URL is only reported.
 	opened = nil
 	p = f.profile(Options{OpenBrowser: func(u string) error { opened = append(opened, u); return nil }})
-	_, err = p.Login(ctx, auth.LoginInput{NoBrowser: true}, func(pr auth.Prompt) {
-		if pr.Kind == auth.PromptBrowserURL {
+	_, err = p.Login(ctx, tokensource.LoginInput{NoBrowser: true}, func(pr tokensource.Prompt) {
+		if pr.Kind == tokensource.PromptBrowserURL {
 			_ = open(pr.URL)
 		}
 	})
@@ -512,7 +512,7 @@ func TestBrowserFlow(t *testing.T) {
 
 	// A browser that cannot start is not fatal: the user opens the URL.
 	p = f.profile(Options{OpenBrowser: func(string) error { return errors.New("no display") }})
-	if _, err := p.Login(ctx, auth.LoginInput{}, func(pr auth.Prompt) { _ = open(pr.URL) }); err != nil {
+	if _, err := p.Login(ctx, tokensource.LoginInput{}, func(pr tokensource.Prompt) { _ = open(pr.URL) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -523,8 +523,8 @@ func TestDeviceCodeFlow(t *testing.T) {
 	f := newFixture(t, entratest.Options{}, config.FlowDeviceCode)
 	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
 	p := f.profile(Options{})
-	var prompts []auth.Prompt
-	a, err := p.Login(context.Background(), auth.LoginInput{}, func(pr auth.Prompt) {
+	var prompts []tokensource.Prompt
+	a, err := p.Login(context.Background(), tokensource.LoginInput{}, func(pr tokensource.Prompt) {
 		prompts = append(prompts, pr)
 		m := userCodeRE.FindStringSubmatch(pr.Message)
 		if m == nil {
@@ -538,7 +538,7 @@ func TestDeviceCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prompts) != 1 || prompts[0].Kind != auth.PromptDeviceCode || prompts[0].URL == "" {
+	if len(prompts) != 1 || prompts[0].Kind != tokensource.PromptDeviceCode || prompts[0].URL == "" {
 		t.Fatalf("prompts = %+v", prompts)
 	}
 	f.checkUserProfile(p, a)
@@ -549,14 +549,14 @@ func TestUsernamePasswordFlow(t *testing.T) {
 	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
 	p := f.profile(Options{})
 	ctx := context.Background()
-	_, err := p.Login(ctx, auth.LoginInput{Password: secret.New("wrong")}, nil)
-	wantKind(t, err, auth.KindFailed, "wrong username or password for profile prod", "AADSTS50126")
-	_, err = p.Login(ctx, auth.LoginInput{}, nil)
-	wantKind(t, err, auth.KindUsage, "--password-stdin")
+	_, err := p.Login(ctx, tokensource.LoginInput{Password: secret.New("wrong")}, nil)
+	wantKind(t, err, tokensource.KindFailed, "wrong username or password for profile prod", "AADSTS50126")
+	_, err = p.Login(ctx, tokensource.LoginInput{}, nil)
+	wantKind(t, err, tokensource.KindUsage, "--password-stdin")
 	if len(f.st.Keys()) != 0 {
 		t.Fatalf("stored after failed logins: %v", f.st.Keys())
 	}
-	a, err := p.Login(ctx, auth.LoginInput{Password: secret.New(testPassword)}, nil)
+	a, err := p.Login(ctx, tokensource.LoginInput{Password: secret.New(testPassword)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,18 +600,18 @@ func TestRefreshTokenFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := op.Login(ctx, auth.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
+	if _, err := op.Login(ctx, tokensource.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rt := storedRefreshToken(t, otherStore, "other")
 
 	p := f.profile(Options{})
-	_, err = p.Login(ctx, auth.LoginInput{RefreshToken: secret.New("not-a-refresh-token")}, nil)
-	wantKind(t, err, auth.KindNeedsLogin, "refresh token given for profile prod was refused", "--refresh-token-stdin")
+	_, err = p.Login(ctx, tokensource.LoginInput{RefreshToken: secret.New("not-a-refresh-token")}, nil)
+	wantKind(t, err, tokensource.KindNeedsLogin, "refresh token given for profile prod was refused", "--refresh-token-stdin")
 	if len(f.st.Keys()) != 0 {
 		t.Fatalf("stored after a failed import: %v", f.st.Keys())
 	}
-	a, err := p.Login(ctx, auth.LoginInput{RefreshToken: secret.New(rt + "\n")}, nil)
+	a, err := p.Login(ctx, tokensource.LoginInput{RefreshToken: secret.New(rt + "\n")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +638,7 @@ func TestUserProfileConcurrentAcquire(t *testing.T) {
 	f := newFixture(t, entratest.Options{SingleUseRefreshTokens: true}, config.FlowUsernamePassword)
 	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
 	p := f.profile(Options{})
-	if _, err := p.Login(context.Background(), auth.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
+	if _, err := p.Login(context.Background(), tokensource.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -668,7 +668,7 @@ func TestConfidentialConcurrentAcquire(t *testing.T) {
 	f := newFixture(t, entratest.Options{}, config.FlowClientSecret)
 	f.srv.AddApp(entratest.App{ClientID: testClientID, Secret: testSecret})
 	p := f.profile(Options{})
-	if _, err := p.Login(context.Background(), auth.LoginInput{ClientSecret: secret.New(testSecret)}, nil); err != nil {
+	if _, err := p.Login(context.Background(), tokensource.LoginInput{ClientSecret: secret.New(testSecret)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := f.srv.TokenRequests()
@@ -703,7 +703,7 @@ func TestManagedIdentityFlow(t *testing.T) {
 	if a, ok := p.Account(ctx); !ok || a.Tenant != f.srv.Tenant() {
 		t.Errorf("Account = %+v, %v", a, ok)
 	}
-	if _, err := p.Login(ctx, auth.LoginInput{}, nil); err != nil {
+	if _, err := p.Login(ctx, tokensource.LoginInput{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := f.srv.TokenRequestsFor(entratest.GrantManagedIdentity)
@@ -713,7 +713,7 @@ func TestManagedIdentityFlow(t *testing.T) {
 		t.Fatalf("2 acquisitions made %d managed identity requests", got)
 	}
 	_, err := p.Acquire(ctx, []string{config.DatabricksScope, mgmtScope})
-	wantKind(t, err, auth.KindUsage, "exactly one scope")
+	wantKind(t, err, tokensource.KindUsage, "exactly one scope")
 	f.checkFailures(p)
 	if len(f.st.Keys()) != 0 {
 		t.Errorf("managed identity stored %v", f.st.Keys())
@@ -722,7 +722,7 @@ func TestManagedIdentityFlow(t *testing.T) {
 	// A user-assigned identity must be known.
 	f.p.ClientID = "0b0b0b0b-1111-2222-3333-444455556666"
 	_, err = f.profile(Options{}).Acquire(ctx, dbScopes)
-	if err == nil || auth.KindOf(err) == auth.KindUnavailable {
+	if err == nil || tokensource.KindOf(err) == tokensource.KindUnavailable {
 		t.Errorf("unknown user-assigned identity: %v", err)
 	}
 }
@@ -744,7 +744,7 @@ func TestNewRejectsBadProfiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(&tt.p, st, Options{})
-			wantKind(t, err, auth.KindUsage, "profile x", tt.want)
+			wantKind(t, err, tokensource.KindUsage, "profile x", tt.want)
 		})
 	}
 	for _, flow := range []string{config.FlowClientSecret, config.FlowClientCertificate, config.FlowBrowser,
@@ -797,7 +797,7 @@ func TestUserProfileStoreFailure(t *testing.T) {
 	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
 	ctx := context.Background()
 	p := f.profile(Options{})
-	if _, err := p.Login(ctx, auth.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
+	if _, err := p.Login(ctx, tokensource.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	locked := errors.New("keychain is locked")
@@ -809,7 +809,7 @@ func TestUserProfileStoreFailure(t *testing.T) {
 	})
 	// The rotated refresh token cannot be stored: the caller hears of it.
 	_, err := p.Acquire(ctx, dbScopes)
-	wantKind(t, err, auth.KindFailed, "secret store failed to write the sign-in of profile prod")
+	wantKind(t, err, tokensource.KindFailed, "secret store failed to write the sign-in of profile prod")
 	// The rotated token is kept in memory, so the profile still works, and
 	// it reaches the store once the store works again.
 	f.st.FailWith(nil)
@@ -823,7 +823,7 @@ func TestTwoInstancesShareRotation(t *testing.T) {
 	f := newFixture(t, entratest.Options{SingleUseRefreshTokens: true}, config.FlowUsernamePassword)
 	f.srv.AddApp(entratest.App{ClientID: testClientID, Public: true})
 	p1 := f.profile(Options{})
-	if _, err := p1.Login(context.Background(), auth.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
+	if _, err := p1.Login(context.Background(), tokensource.LoginInput{Password: secret.New(testPassword)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p2 := f.profile(Options{})
@@ -850,7 +850,7 @@ func BenchmarkConfidentialAcquire(b *testing.B) {
 	b.Run("shared-client-nocache", func(b *testing.B) {
 		st := store.NewMemory()
 		prof, _ := New(p, st, Options{HTTPClient: srv.Client()})
-		if _, err := prof.Login(ctx, auth.LoginInput{ClientSecret: secret.New(testSecret)}, nil); err != nil {
+		if _, err := prof.Login(ctx, tokensource.LoginInput{ClientSecret: secret.New(testSecret)}, nil); err != nil {
 			b.Fatal(err)
 		}
 		before := requests()

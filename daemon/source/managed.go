@@ -7,7 +7,7 @@ import (
 
 	mi "github.com/AzureAD/microsoft-authentication-library-for-go/apps/managedidentity"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 )
 
 // bypassCache is passed to managedidentity's WithClaims: in MSAL v1.10.1 a
@@ -38,7 +38,7 @@ func (m *managedProfile) currentClient() (*mi.Client, error) {
 	// The daemon retries with its own backoff; MSAL's retries would sleep.
 	cl, err := mi.New(id, mi.WithHTTPClient(m.opts.HTTPClient), mi.WithRetryPolicyDisabled())
 	if err != nil {
-		return nil, &auth.Error{Kind: auth.KindFailed, Err: sanitize(err),
+		return nil, &tokensource.Error{Kind: tokensource.KindFailed, Err: sanitize(err),
 			Message: fmt.Sprintf("profile %s cannot use a managed identity here: %s", m.p.Name, sanitize(err))}
 	}
 	m.client = &cl
@@ -46,21 +46,21 @@ func (m *managedProfile) currentClient() (*mi.Client, error) {
 }
 
 // Acquire asks the managed identity endpoint for a token of one resource.
-func (m *managedProfile) Acquire(ctx context.Context, scopes []string) (auth.Token, error) {
+func (m *managedProfile) Acquire(ctx context.Context, scopes []string) (tokensource.Token, error) {
 	if err := m.checkScopes(scopes); err != nil {
-		return auth.Token{}, err
+		return tokensource.Token{}, err
 	}
 	if len(scopes) != 1 {
-		return auth.Token{}, &auth.Error{Kind: auth.KindUsage,
+		return tokensource.Token{}, &tokensource.Error{Kind: tokensource.KindUsage,
 			Message: fmt.Sprintf("profile %s uses a managed identity, which takes exactly one scope or resource per token", m.p.Name)}
 	}
 	cl, err := m.currentClient()
 	if err != nil {
-		return auth.Token{}, m.classify(err)
+		return tokensource.Token{}, m.classify(err)
 	}
 	res, err := cl.AcquireToken(ctx, scopes[0], mi.WithClaims(bypassCache))
 	if err != nil {
-		return auth.Token{}, m.classify(err)
+		return tokensource.Token{}, m.classify(err)
 	}
 	t := m.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, "")
 	m.oid.note(res.AccessToken)
@@ -68,13 +68,13 @@ func (m *managedProfile) Acquire(ctx context.Context, scopes []string) (auth.Tok
 }
 
 // Login acquires one token to check that the managed identity works.
-func (m *managedProfile) Login(ctx context.Context, _ auth.LoginInput, notify func(auth.Prompt)) (auth.Account, error) {
+func (m *managedProfile) Login(ctx context.Context, _ tokensource.LoginInput, notify func(tokensource.Prompt)) (tokensource.Account, error) {
 	t, err := m.Acquire(ctx, m.loginScopes()[:1])
 	if err != nil {
-		return auth.Account{}, err
+		return tokensource.Account{}, err
 	}
 	if notify != nil {
-		notify(auth.Prompt{Kind: auth.PromptInfo, Message: fmt.Sprintf("profile %s: the managed identity works", m.p.Name)})
+		notify(tokensource.Prompt{Kind: tokensource.PromptInfo, Message: fmt.Sprintf("profile %s: the managed identity works", m.p.Name)})
 	}
 	a, _ := m.Account(ctx)
 	if a.Tenant == "" {
@@ -91,8 +91,8 @@ func (m *managedProfile) Logout(ctx context.Context) error {
 
 // Account is the managed identity: its object ID once a token showed it,
 // else its client ID (user-assigned). It is always available.
-func (m *managedProfile) Account(context.Context) (auth.Account, bool) {
-	a := auth.Account{ObjectID: m.oid.get(), Tenant: m.p.Tenant}
+func (m *managedProfile) Account(context.Context) (tokensource.Account, bool) {
+	a := tokensource.Account{ObjectID: m.oid.get(), Tenant: m.p.Tenant}
 	if a.ObjectID == "" {
 		a.ObjectID = m.p.ClientID
 	}

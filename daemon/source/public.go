@@ -12,8 +12,8 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
 	"go.uber.org/zap"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/entra"
 )
 
@@ -79,37 +79,37 @@ func (u *userProfile) accountLocked(ctx context.Context) (public.Account, bool, 
 	return accts[0], true, nil
 }
 
-func (u *userProfile) notSignedIn() *auth.Error {
-	return &auth.Error{Kind: auth.KindNeedsLogin, Err: errNotSignedIn,
+func (u *userProfile) notSignedIn() *tokensource.Error {
+	return &tokensource.Error{Kind: tokensource.KindNeedsLogin, Err: errNotSignedIn,
 		Message: fmt.Sprintf("profile %s is not signed in: run `entra-helper login -p %s`", u.p.Name, u.p.Name)}
 }
 
 // Acquire redeems the stored refresh token for scopes. The rotated refresh
 // token is in the store before it returns.
-func (u *userProfile) Acquire(ctx context.Context, scopes []string) (auth.Token, error) {
+func (u *userProfile) Acquire(ctx context.Context, scopes []string) (tokensource.Token, error) {
 	if err := u.checkScopes(scopes); err != nil {
-		return auth.Token{}, err
+		return tokensource.Token{}, err
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.cache.refresh()
 	if err := u.ctxErr(ctx); err != nil {
-		return auth.Token{}, err
+		return tokensource.Token{}, err
 	}
 	cl, err := u.clientLocked()
 	if err != nil {
-		return auth.Token{}, u.classify(err)
+		return tokensource.Token{}, u.classify(err)
 	}
 	acct, ok, err := u.accountLocked(ctx)
 	if err != nil {
-		return auth.Token{}, u.classify(err)
+		return tokensource.Token{}, u.classify(err)
 	}
 	if !ok {
-		return auth.Token{}, u.notSignedIn()
+		return tokensource.Token{}, u.notSignedIn()
 	}
 	res, err := cl.AcquireTokenSilent(ctx, scopes, public.WithSilentAccount(acct))
 	if err != nil {
-		return auth.Token{}, u.classify(err)
+		return tokensource.Token{}, u.classify(err)
 	}
 	return u.token(res.AccessToken, res.ExpiresOn, res.Metadata.RefreshOn, scopes, resultTenant(res)), nil
 }
@@ -123,14 +123,14 @@ func resultTenant(res public.AuthResult) string {
 
 // Login signs the user in with the profile's flow. The sign-in is staged in
 // memory and replaces the stored one only when it succeeded.
-func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func(auth.Prompt)) (auth.Account, error) {
+func (u *userProfile) Login(ctx context.Context, in tokensource.LoginInput, notify func(tokensource.Prompt)) (tokensource.Account, error) {
 	if notify == nil {
-		notify = func(auth.Prompt) {}
+		notify = func(tokensource.Prompt) {}
 	}
 	staging := newMSALCache(nil, "")
 	cl, err := u.newClient(staging)
 	if err != nil {
-		return auth.Account{}, u.classify(err)
+		return tokensource.Account{}, u.classify(err)
 	}
 	scopes := u.loginScopes()
 	var res public.AuthResult
@@ -142,7 +142,7 @@ func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func
 		var dc public.DeviceCode
 		dc, err = cl.AcquireTokenByDeviceCode(ctx, scopes)
 		if err == nil {
-			notify(auth.Prompt{Kind: auth.PromptDeviceCode, Message: dc.Result.Message, URL: dc.Result.VerificationURL})
+			notify(tokensource.Prompt{Kind: tokensource.PromptDeviceCode, Message: dc.Result.Message, URL: dc.Result.VerificationURL})
 			res, err = dc.AuthenticationResult(ctx)
 		}
 	case config.FlowUsernamePassword:
@@ -150,39 +150,39 @@ func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func
 			u.log.Warn("the username-password flow is deprecated by Microsoft and fails for accounts with MFA; prefer the browser or device-code flow")
 		})
 		if in.Password.Empty() {
-			return auth.Account{}, &auth.Error{Kind: auth.KindUsage,
+			return tokensource.Account{}, &tokensource.Error{Kind: tokensource.KindUsage,
 				Message: fmt.Sprintf("profile %s needs the password of %s: run `entra-helper login -p %s --password-stdin`", u.p.Name, u.p.Username, u.p.Name)}
 		}
 		//lint:ignore SA1019 the profile chose this deprecated flow on purpose.
 		res, err = cl.AcquireTokenByUsernamePassword(ctx, scopes, u.p.Username, in.Password.Reveal()) //nolint:staticcheck
 	case config.FlowRefreshToken:
 		if in.RefreshToken.Empty() {
-			return auth.Account{}, &auth.Error{Kind: auth.KindUsage,
+			return tokensource.Account{}, &tokensource.Error{Kind: tokensource.KindUsage,
 				Message: fmt.Sprintf("profile %s needs a refresh token: run `entra-helper login -p %s --refresh-token-stdin`", u.p.Name, u.p.Name)}
 		}
 		placeholder, res, err = u.importRefreshToken(ctx, cl, staging, scopes, strings.TrimSpace(in.RefreshToken.Reveal()))
 	default:
-		return auth.Account{}, usageErr(u.p, "has no user sign-in flow")
+		return tokensource.Account{}, usageErr(u.p, "has no user sign-in flow")
 	}
 	if err != nil {
-		return auth.Account{}, u.loginError(err)
+		return tokensource.Account{}, u.loginError(err)
 	}
 	blob, err := staging.snapshot(ctx)
 	if err == nil && placeholder != "" {
 		blob, err = dropHomeAccount(blob, placeholder)
 	}
 	if err != nil {
-		return auth.Account{}, u.classify(err)
+		return tokensource.Account{}, u.classify(err)
 	}
 	if accts, _ := accountsInCache(blob); len(accts) == 0 {
-		return auth.Account{}, &auth.Error{Kind: auth.KindFailed,
+		return tokensource.Account{}, &tokensource.Error{Kind: tokensource.KindFailed,
 			Message: fmt.Sprintf("Entra signed profile %s in without a refresh token: check that the app may request offline_access", u.p.Name)}
 	}
 	u.mu.Lock()
 	err = u.cache.commit(ctx, blob)
 	u.mu.Unlock()
 	if err != nil {
-		return auth.Account{}, u.classify(err)
+		return tokensource.Account{}, u.classify(err)
 	}
 	a := accountOf(res.Account, res.IDToken.Oid, resultTenant(res))
 	if a.Tenant == "" {
@@ -196,7 +196,7 @@ func (u *userProfile) Login(ctx context.Context, in auth.LoginInput, notify func
 // Entra refuses gets its own advice.
 func (u *userProfile) loginError(err error) error {
 	out := u.classify(err)
-	if ae, ok := out.(*auth.Error); ok && u.p.Flow == config.FlowRefreshToken && ae.Kind == auth.KindNeedsLogin {
+	if ae, ok := out.(*tokensource.Error); ok && u.p.Flow == config.FlowRefreshToken && ae.Kind == tokensource.KindNeedsLogin {
 		cp := *ae
 		cp.Message = fmt.Sprintf("the refresh token given for profile %s was refused (expired, revoked or issued to another client than %s): get a new one and run `entra-helper login -p %s --refresh-token-stdin`", u.p.Name, u.p.ClientID, u.p.Name)
 		return &cp
@@ -204,9 +204,9 @@ func (u *userProfile) loginError(err error) error {
 	return out
 }
 
-func (u *userProfile) loginBrowser(ctx context.Context, cl *public.Client, scopes []string, noBrowser bool, notify func(auth.Prompt)) (public.AuthResult, error) {
+func (u *userProfile) loginBrowser(ctx context.Context, cl *public.Client, scopes []string, noBrowser bool, notify func(tokensource.Prompt)) (public.AuthResult, error) {
 	open := func(url string) error {
-		notify(auth.Prompt{Kind: auth.PromptBrowserURL, URL: url})
+		notify(tokensource.Prompt{Kind: tokensource.PromptBrowserURL, URL: url})
 		if noBrowser || u.opts.OpenBrowser == nil {
 			return nil
 		}
@@ -248,8 +248,8 @@ func (u *userProfile) importRefreshToken(ctx context.Context, cl *public.Client,
 
 // accountOf converts MSAL's account. Entra's home account ID is
 // "<oid>.<tid>" of the user's home tenant.
-func accountOf(a public.Account, oid, tenant string) auth.Account {
-	out := auth.Account{Username: a.PreferredUsername, ObjectID: oid, Tenant: tenant}
+func accountOf(a public.Account, oid, tenant string) tokensource.Account {
+	out := tokensource.Account{Username: a.PreferredUsername, ObjectID: oid, Tenant: tenant}
 	var homeOID, homeTID string
 	if i := strings.IndexByte(a.HomeAccountID, '.'); i > 0 {
 		homeOID, homeTID = a.HomeAccountID[:i], a.HomeAccountID[i+1:]
@@ -279,13 +279,13 @@ func (u *userProfile) Logout(ctx context.Context) error {
 }
 
 // Account is the signed-in user, from the stored MSAL cache.
-func (u *userProfile) Account(ctx context.Context) (auth.Account, bool) {
+func (u *userProfile) Account(ctx context.Context) (tokensource.Account, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.cache.refresh()
 	a, ok, err := u.accountLocked(ctx)
 	if err != nil || !ok {
-		return auth.Account{}, false
+		return tokensource.Account{}, false
 	}
 	return accountOf(a, "", ""), true
 }

@@ -1,10 +1,10 @@
-// Package source implements one auth.Profile per sign-in flow of
+// Package source implements one tokensource.Profile per sign-in flow of
 // entra-helper over MSAL Go: client secret, client certificate, workload
 // identity federation, browser, device code, username/password, an imported
 // refresh token and managed identity. It persists what a profile must keep
 // (client secret, certificate, MSAL's cache with refresh tokens, never
 // access tokens) in a store.Store, and turns Entra's errors into
-// auth.Error advice (Classify).
+// tokensource.Error advice (Classify).
 //
 // Store keys used, per profile NAME:
 //
@@ -26,8 +26,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
 	"github.com/entra-helper/entra-helper/daemon/config"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/clock"
 	"github.com/entra-helper/entra-helper/internal/secret"
 	"github.com/entra-helper/entra-helper/jwt"
@@ -62,15 +62,15 @@ func Keys(name string) []string {
 	return []string{keySecret(name), keyCertificate(name), keyMSALCache(name)}
 }
 
-// New returns the auth.Profile for p's flow; st keeps what the profile must
+// New returns the tokensource.Profile for p's flow; st keeps what the profile must
 // keep. p must have passed daemon/config's validation, the one place a
 // profile's settings are checked; New does no I/O.
-func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) {
+func New(p *config.Profile, st store.Store, opts Options) (tokensource.Profile, error) {
 	if p == nil {
-		return nil, &auth.Error{Kind: auth.KindUsage, Message: "no profile given"}
+		return nil, &tokensource.Error{Kind: tokensource.KindUsage, Message: "no profile given"}
 	}
 	if st == nil {
-		return nil, &auth.Error{Kind: auth.KindFailed, Message: fmt.Sprintf("profile %s has no store", p.Name)}
+		return nil, &tokensource.Error{Kind: tokensource.KindFailed, Message: fmt.Sprintf("profile %s has no store", p.Name)}
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = http.DefaultClient
@@ -104,8 +104,8 @@ func New(p *config.Profile, st store.Store, opts Options) (auth.Profile, error) 
 	return nil, usageErr(p, fmt.Sprintf("has an unknown flow %q", p.Flow))
 }
 
-func usageErr(p *config.Profile, what string) *auth.Error {
-	return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("profile %s %s: fix the config", p.Name, what)}
+func usageErr(p *config.Profile, what string) *tokensource.Error {
+	return &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("profile %s %s: fix the config", p.Name, what)}
 }
 
 // base holds what every flow shares.
@@ -127,9 +127,9 @@ func (b *base) classify(err error) error {
 	if se := (*storeError)(nil); errors.As(err, &se) {
 		if u, ok := store.AsUnavailable(se.err); ok {
 			// The keychain's own sentence, as the daemon's log and doctor say it.
-			return &auth.Error{Kind: auth.KindFailed, Err: u, Message: u.Error()}
+			return &tokensource.Error{Kind: tokensource.KindFailed, Err: u, Message: u.Error()}
 		}
-		return &auth.Error{Kind: auth.KindFailed, Err: sanitize(se.err),
+		return &tokensource.Error{Kind: tokensource.KindFailed, Err: sanitize(se.err),
 			Message: fmt.Sprintf("the secret store failed to %s the sign-in of profile %s: check the keychain or the store key", se.op, b.p.Name)}
 	}
 	return Classify(b.p, err, b.opts.Clock.Now())
@@ -138,7 +138,7 @@ func (b *base) classify(err error) error {
 // checkScopes rejects an empty scope list.
 func (b *base) checkScopes(scopes []string) error {
 	if len(scopes) == 0 {
-		return &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("no scope was requested for profile %s", b.p.Name)}
+		return &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("no scope was requested for profile %s", b.p.Name)}
 	}
 	return nil
 }
@@ -192,9 +192,9 @@ func tokenClaim(access, name string) string {
 	return tok.ClaimString(name)
 }
 
-// token builds an auth.Token from MSAL's result parts.
-func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []string, tenantHint string) auth.Token {
-	t := auth.Token{
+// token builds an tokensource.Token from MSAL's result parts.
+func (b *base) token(access string, expiresOn, refreshOn time.Time, scopes []string, tenantHint string) tokensource.Token {
+	t := tokensource.Token{
 		Value:     secret.New(access),
 		ExpiresOn: expiresOn,
 		Scopes:    slices.Clone(scopes),

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/entra"
 )
 
@@ -41,9 +41,9 @@ func (r *Resolver) ID(ctx context.Context, authority, tenant string) (string, er
 	case entra.TenantGUID:
 		return t, nil
 	case entra.TenantAlias:
-		return "", &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("%q is not one tenant but a class of accounts: name a tenant ID or verified domain", tenant)}
+		return "", &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("%q is not one tenant but a class of accounts: name a tenant ID or verified domain", tenant)}
 	case entra.TenantInvalid:
-		return "", &auth.Error{Kind: auth.KindUsage, Message: fmt.Sprintf("%q is not a tenant ID or domain: name a tenant ID or verified domain", tenant)}
+		return "", &tokensource.Error{Kind: tokensource.KindUsage, Message: fmt.Sprintf("%q is not a tenant ID or domain: name a tenant ID or verified domain", tenant)}
 	}
 	authority = strings.TrimRight(authority, "/")
 	key := authority + " " + t
@@ -76,17 +76,17 @@ func (r *Resolver) lookUp(ctx context.Context, authority, domain string) (string
 	}
 	resp, err := client(r.HTTP).Do(req)
 	if err != nil {
-		return "", &auth.Error{Kind: auth.KindUnavailable, Err: err,
+		return "", &tokensource.Error{Kind: tokensource.KindUnavailable, Err: err,
 			Message: fmt.Sprintf("cannot reach %s to look up the tenant of %s: check the network, HTTPS_PROXY and SSL_CERT_FILE", authority, domain)}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	switch {
 	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound:
-		return "", &auth.Error{Kind: auth.KindUsage,
+		return "", &tokensource.Error{Kind: tokensource.KindUsage,
 			Message: fmt.Sprintf("%s knows no tenant %s: check the domain and the profile's cloud", authority, domain)}
 	case resp.StatusCode != http.StatusOK:
-		return "", &auth.Error{Kind: auth.KindUnavailable,
+		return "", &tokensource.Error{Kind: tokensource.KindUnavailable,
 			Message: fmt.Sprintf("%s answered %s when asked for the tenant of %s: try again later", authority, resp.Status, domain)}
 	}
 	var meta struct {
@@ -99,7 +99,7 @@ func (r *Resolver) lookUp(ctx context.Context, authority, domain string) (string
 			}
 		}
 	}
-	return "", &auth.Error{Kind: auth.KindFailed,
+	return "", &tokensource.Error{Kind: tokensource.KindFailed,
 		Message: fmt.Sprintf("the OpenID metadata of %s at %s names no tenant ID: write the tenant ID in the config instead", domain, authority)}
 }
 
@@ -117,11 +117,11 @@ func Discover(ctx context.Context, c *http.Client, workspace string) (Discovery,
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, workspace+"/aad/auth", nil)
 	if err != nil {
-		return Discovery{}, &auth.Error{Kind: auth.KindUsage, Err: err, Message: fmt.Sprintf("%q is not a workspace URL: fix databricks_host", workspace)}
+		return Discovery{}, &tokensource.Error{Kind: tokensource.KindUsage, Err: err, Message: fmt.Sprintf("%q is not a workspace URL: fix databricks_host", workspace)}
 	}
 	resp, err := noFollow.Do(req)
 	if err != nil {
-		return Discovery{}, &auth.Error{Kind: auth.KindUnavailable, Err: err,
+		return Discovery{}, &tokensource.Error{Kind: tokensource.KindUnavailable, Err: err,
 			Message: fmt.Sprintf("cannot reach %s to find its tenant: check the network, HTTPS_PROXY and SSL_CERT_FILE, or set tenant in the config", workspace)}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -129,15 +129,15 @@ func Discover(ctx context.Context, c *http.Client, workspace string) (Discovery,
 	loc, err := resp.Location()
 	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
 		if resp.StatusCode >= 500 {
-			return Discovery{}, &auth.Error{Kind: auth.KindUnavailable,
+			return Discovery{}, &tokensource.Error{Kind: tokensource.KindUnavailable,
 				Message: fmt.Sprintf("%s/aad/auth answered %s: try again later, or set tenant in the config", workspace, resp.Status)}
 		}
-		return Discovery{}, &auth.Error{Kind: auth.KindFailed,
+		return Discovery{}, &tokensource.Error{Kind: tokensource.KindFailed,
 			Message: fmt.Sprintf("%s/aad/auth answered %s, not a redirect to Entra ID's sign-in page: check databricks_host, or set tenant in the config", workspace, resp.Status)}
 	}
 	id, form := entra.TenantOfPath(loc.Path)
 	if form != entra.TenantGUID || loc.Scheme != "https" {
-		return Discovery{}, &auth.Error{Kind: auth.KindFailed,
+		return Discovery{}, &tokensource.Error{Kind: tokensource.KindFailed,
 			Message: fmt.Sprintf("%s/aad/auth redirects to %s://%s%s, which names no tenant ID: set tenant in the config", workspace, loc.Scheme, loc.Host, loc.Path)}
 	}
 	return Discovery{Tenant: id, LoginHost: "https://" + strings.ToLower(loc.Host)}, nil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/entra-helper/entra-helper/daemon/auth"
+	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/entratest"
 )
 
@@ -17,22 +17,22 @@ func TestResolverID(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		in, want string
-		kind     auth.Kind
+		kind     tokensource.Kind
 		msg      string
 	}{
 		{in: srv.Tenant(), want: srv.Tenant()},
 		{in: strings.ToUpper(srv.Tenant()), want: srv.Tenant()},
 		{in: "contoso.example", want: srv.Tenant()},
 		{in: "Contoso.OnMicrosoft.Example", want: srv.Tenant()},
-		{in: "fabrikam.example", kind: auth.KindUsage, msg: "knows no tenant fabrikam.example"},
-		{in: "common", kind: auth.KindUsage, msg: `"common" is not one tenant`},
-		{in: "organizations", kind: auth.KindUsage, msg: `"organizations" is not one tenant`},
-		{in: "consumers", kind: auth.KindUsage, msg: `"consumers" is not one tenant`},
-		{in: "x/../y", kind: auth.KindUsage, msg: "is not a tenant ID or domain"},
+		{in: "fabrikam.example", kind: tokensource.KindUsage, msg: "knows no tenant fabrikam.example"},
+		{in: "common", kind: tokensource.KindUsage, msg: `"common" is not one tenant`},
+		{in: "organizations", kind: tokensource.KindUsage, msg: `"organizations" is not one tenant`},
+		{in: "consumers", kind: tokensource.KindUsage, msg: `"consumers" is not one tenant`},
+		{in: "x/../y", kind: tokensource.KindUsage, msg: "is not a tenant ID or domain"},
 	} {
 		got, err := r.ID(ctx, srv.URL()+"/", tc.in)
 		if tc.msg != "" {
-			if err == nil || auth.KindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.msg) {
+			if err == nil || tokensource.KindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("ID(%q) = %q, %v; want kind %d and %q", tc.in, got, err, tc.kind, tc.msg)
 			}
 			continue
@@ -54,7 +54,7 @@ func TestResolverUnreachable(t *testing.T) {
 	url := srv.URL()
 	srv.Close()
 	_, err := (&Resolver{HTTP: srv.Client()}).ID(context.Background(), url, "contoso.example")
-	if auth.KindOf(err) != auth.KindUnavailable {
+	if tokensource.KindOf(err) != tokensource.KindUnavailable {
 		t.Errorf("err = %v, want unavailable", err)
 	}
 }
@@ -79,23 +79,23 @@ func TestDiscoverRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		handler http.HandlerFunc
-		kind    auth.Kind
+		kind    tokensource.Kind
 		msg     string
 	}{
-		{"not a redirect", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }, auth.KindFailed, "answered 200 OK, not a redirect"},
-		{"server error", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) }, auth.KindUnavailable, "try again later"},
+		{"not a redirect", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }, tokensource.KindFailed, "answered 200 OK, not a redirect"},
+		{"server error", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) }, tokensource.KindUnavailable, "try again later"},
 		{"no tenant in the URL", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://login.microsoftonline.com/common/oauth2/authorize", http.StatusFound)
-		}, auth.KindFailed, "names no tenant ID"},
+		}, tokensource.KindFailed, "names no tenant ID"},
 		{"http login page", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://login.example/0b4c5a6d-1e2f-4a3b-8c9d-0e1f2a3b4c5d/oauth2/authorize", http.StatusFound)
-		}, auth.KindFailed, "names no tenant ID"},
+		}, tokensource.KindFailed, "names no tenant ID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ws := httptest.NewTLSServer(tc.handler)
 			defer ws.Close()
 			_, err := Discover(context.Background(), ws.Client(), ws.URL)
-			if auth.KindOf(err) != tc.kind || err == nil || !strings.Contains(err.Error(), tc.msg) {
+			if tokensource.KindOf(err) != tc.kind || err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("err = %v, want kind %d with %q", err, tc.kind, tc.msg)
 			}
 		})

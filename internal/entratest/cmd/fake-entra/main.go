@@ -2,12 +2,16 @@
 // demo and for end-to-end tests that start real binaries.
 //
 //	fake-entra -ca-out ca.pem -app CLIENT_ID -secret-file secret.txt \
-//	    [-user alice@contoso.example -password-file pw.txt] [-lifetime 1h] [-listen 127.0.0.1:0]
+//	    [-user alice@contoso.example -password-file pw.txt] [-lifetime 1h] [-listen 127.0.0.1:0] \
+//	    [-domains contoso.example,contoso.onmicrosoft.example] [-workspace]
 //
 // When ready it prints one JSON line on stdout:
 //
-//	{"url":"https://127.0.0.1:PORT","tenant":"...","federated_issuer":"...","identity_endpoint":"...","identity_header":"..."}
+//	{"url":"https://127.0.0.1:PORT","tenant":"...","federated_issuer":"...","identity_endpoint":"...","identity_header":"...","workspace":"https://127.0.0.1:PORT2"}
 //
+// (workspace only with -workspace: a fake Azure Databricks workspace whose
+// /aad/auth redirects to the tenant, for a profile without tenant; -domains
+// lets a profile or `az --tenant` name the tenant by a verified domain).
 // and runs until SIGINT or SIGTERM. The admin API under /_fake/ (see
 // entratest's Options.Admin) lets a test fail, heal, revoke and read counters.
 // Secrets are read from files, never from the command line.
@@ -50,6 +54,7 @@ type ready struct {
 	FederatedIssuer  string `json:"federated_issuer"`
 	IdentityEndpoint string `json:"identity_endpoint"`
 	IdentityHeader   string `json:"identity_header"`
+	Workspace        string `json:"workspace,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	singleUse := fs.Bool("single-use-refresh-tokens", false, "refresh tokens stop working once redeemed")
 	autoApprove := fs.Bool("auto-approve", false, "approve device codes at once as -user")
+	domains := fs.String("domains", "", "comma-separated verified domains of the tenant (its OpenID metadata answers for them)")
+	workspace := fs.Bool("workspace", false, "also serve a fake Azure Databricks workspace whose /aad/auth redirects to this tenant")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +89,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-password-file needs -user")
 	}
 
+	var domainList []string
+	for _, d := range strings.Split(*domains, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			domainList = append(domainList, strings.ToLower(d))
+		}
+	}
 	s, err := entratest.New(entratest.Options{
+		Domains:                domainList,
 		TokenLifetime:          *lifetime,
 		RefreshIn:              *refreshIn,
 		Tenant:                 *tenant,
@@ -130,8 +144,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	wsURL := ""
+	if *workspace {
+		ws, err := s.StartWorkspace()
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		wsURL = ws.URL()
+	}
 	env := s.ManagedIdentityEnv()
 	line, err := json.Marshal(ready{
+		Workspace:        wsURL,
 		URL:              s.URL(),
 		Tenant:           s.Tenant(),
 		FederatedIssuer:  s.FederatedIssuer(),

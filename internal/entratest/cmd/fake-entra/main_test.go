@@ -33,7 +33,8 @@ func TestRunServesAndStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-ca-out", caFile, "-app", client, "-secret-file", secretFile,
-			"-user", "alice@contoso.example", "-password-file", pwFile, "-lifetime", "90m"}, pw, io.Discard)
+			"-user", "alice@contoso.example", "-password-file", pwFile, "-lifetime", "90m",
+			"-domains", "contoso.example, Contoso.onmicrosoft.example", "-workspace"}, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -78,6 +79,36 @@ func TestRunServesAndStops(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// The verified domains' OpenID metadata names the tenant.
+	for _, d := range []string{"contoso.example", "contoso.onmicrosoft.example"} {
+		resp, err := hc.Get(r.URL + "/" + d + "/v2.0/.well-known/openid-configuration")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta struct {
+			Issuer string `json:"issuer"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&meta)
+		resp.Body.Close()
+		if err != nil || !strings.Contains(meta.Issuer, "/"+r.Tenant+"/") {
+			t.Errorf("metadata of %s: %d, issuer %q (%v)", d, resp.StatusCode, meta.Issuer, err)
+		}
+	}
+	// The workspace's sign-in page redirects to the tenant's.
+	noFollow := *hc
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if !strings.HasPrefix(r.Workspace, "https://127.0.0.1:") {
+		t.Fatalf("workspace %q", r.Workspace)
+	}
+	resp, err := noFollow.Get(r.Workspace + "/aad/auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, r.URL+"/"+r.Tenant+"/oauth2/authorize?") {
+		t.Errorf("/aad/auth: %d %q", resp.StatusCode, loc)
+	}
+
 	if status, m := token("the-secret"); status != 200 || m["expires_in"] != float64(5400) {
 		t.Errorf("token: %d %v", status, m)
 	}
@@ -96,7 +127,7 @@ func TestRunServesAndStops(t *testing.T) {
 	if s := admin(http.MethodPost, "/_fake/fail?status=200"); s != 400 {
 		t.Errorf("fail with status 200 accepted: %d", s)
 	}
-	resp, err := hc.Get(r.URL + "/_fake/stats")
+	resp, err = hc.Get(r.URL + "/_fake/stats")
 	if err != nil {
 		t.Fatal(err)
 	}

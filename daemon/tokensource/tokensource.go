@@ -1,7 +1,7 @@
-// Package auth defines the seam between the broker and the flows: what a
+// Package tokensource defines the seam between the broker and the flows: what a
 // token source is, the Token it returns and the classified errors it raises.
 // It knows nothing of MSAL.
-package auth
+package tokensource
 
 import (
 	"context"
