@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -101,6 +102,8 @@ type Daemon struct {
 	idAddr     string // the managed-identity endpoint's bound address; "" when off
 	idDown     string // why the managed-identity endpoint could not listen; "" if it could or is off
 	metaDown   string // why the metadata endpoint could not listen; "" if it could or is off
+
+	buildProfile func(*config.Profile, source.Options) (tokensource.Profile, error) // nil: newProfile; a test seam
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -144,7 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
-	changed, err := d.applyProfiles(cfg)
+	changed, err := d.applyProfiles(cfg, nil) // d.access has cfg's rules
 	if err != nil {
 		return err
 	}
@@ -409,10 +412,15 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
-// new or changed, and drops profiles cfg no longer has. It returns the
-// names of the new and changed profiles.
-func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
+// new or changed, then puts cfg, its profiles and rules (when not nil) in
+// force at once and drops profiles cfg no longer has. It returns the names
+// of the new and changed profiles. On an error nothing changes.
+func (d *Daemon) applyProfiles(cfg *config.Config, rules *access.RuleSet) ([]string, error) {
 	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
+	build := d.newProfile
+	if d.buildProfile != nil {
+		build = d.buildProfile
+	}
 	next := make(map[string]tokensource.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
@@ -422,13 +430,18 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 			next[name] = prev
 			continue
 		}
-		prof, err := d.newProfile(p, srcOpts)
+		prof, err := build(p, srcOpts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}
 		next[name] = prof
 	}
 	var changed []string
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rules != nil {
+		d.access.Install(rules)
+	}
 	for name := range old {
 		if _, ok := next[name]; !ok {
 			d.broker.SetSource(name, nil)
@@ -440,14 +453,12 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 			changed = append(changed, name)
 		}
 	}
-	d.mu.Lock()
 	d.cfg, d.profiles = cfg, next
 	for name := range d.accounts {
 		if _, ok := next[name]; !ok {
 			delete(d.accounts, name)
 		}
 	}
-	d.mu.Unlock()
 	return changed, nil
 }
 
@@ -512,11 +523,12 @@ func (d *Daemon) reload() {
 	d.mu.RLock()
 	old := d.cfg.Daemon
 	d.mu.RUnlock()
-	if err := d.access.SetRules(accessRules(cfg)); err != nil {
+	rules, err := d.access.Resolve(accessRules(cfg))
+	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(fmt.Errorf("%s: %w", cfg.Path, err)))
 		return
 	}
-	changed, err := d.applyProfiles(cfg)
+	changed, err := d.applyProfiles(cfg, rules)
 	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
 		return
@@ -693,20 +705,33 @@ func newHTTPClient() (*http.Client, error) {
 }
 
 // resolveStateDir returns the state directory: configured, else
-// $STATE_DIRECTORY (systemd), else <XDG state home>/entra-helper.
+// $STATE_DIRECTORY (systemd), else <XDG state home>/entra-helper, which on
+// Windows is %LOCALAPPDATA%\entra-helper unless $XDG_STATE_HOME is set.
 func resolveStateDir(configured string) (string, error) {
+	return stateDirFor(configured, runtime.GOOS, os.Getenv, os.UserHomeDir)
+}
+
+// stateDirFor is resolveStateDir for a given GOOS, environment and home.
+func stateDirFor(configured, goos string, getenv func(string) string, home func() (string, error)) (string, error) {
 	if configured != "" {
 		return configured, nil
 	}
-	if sd := os.Getenv("STATE_DIRECTORY"); sd != "" {
+	if sd := getenv("STATE_DIRECTORY"); sd != "" {
 		return filepath.SplitList(sd)[0], nil
 	}
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+	if x := getenv("XDG_STATE_HOME"); x != "" {
 		return filepath.Join(x, "entra-helper"), nil
 	}
-	home, err := os.UserHomeDir()
+	if goos == "windows" {
+		// The base of os.UserCacheDir on Windows: per user, not roaming.
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "entra-helper"), nil
+		}
+		return "", fmt.Errorf("cannot find a state directory: %%LOCALAPPDATA%% is not set: set it or state_dir in [daemon]")
+	}
+	h, err := home()
 	if err != nil {
 		return "", fmt.Errorf("cannot find a state directory: set state_dir in [daemon]: %w", err)
 	}
-	return filepath.Join(home, ".local", "state", "entra-helper"), nil
+	return filepath.Join(h, ".local", "state", "entra-helper"), nil
 }

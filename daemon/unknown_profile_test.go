@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -15,14 +16,18 @@ import (
 // from the error; the owner gets the full sentence.
 func TestOtherUserLearnsNoProfileNames(t *testing.T) {
 	f := newDoctorFixture(t, "")
-	pol, err := access.New(access.Options{System: true, RatePerSecond: -1}, map[string]access.Rule{"prod": {Users: []string{"4242"}}, "mi": {}})
+	user, other := "4242", ipc.Peer{UID: 4242, GID: 4242}
+	if runtime.GOOS == "windows" { // users are SIDs there
+		user = "S-1-5-21-1-2-3-4242"
+		other = ipc.Peer{SID: user}
+	}
+	pol, err := access.New(access.Options{System: true, RatePerSecond: -1}, map[string]access.Rule{"prod": {Users: []string{user}}, "mi": {}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.d.access = pol
-	other := ipc.Peer{UID: 4242, GID: 4242}
-	if ipc.Self().UID == other.UID {
-		t.Skip("the test runs as uid 4242")
+	if self := ipc.Self(); self.UID == other.UID && self.SID == other.SID {
+		t.Skip("the test runs as the other user, " + user)
 	}
 	refusal := func(profile string) string {
 		t.Helper()

@@ -45,6 +45,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP # so that cleanup runs on these too
 step() { echo "wine-test: $* ($(($(date +%s) - start))s)"; }
 
 # The prefix is made while Go builds.
@@ -84,14 +85,26 @@ cp "$tmp/dll/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
 step "running the unit tests under Wine"
 # Two at a time: most of their time is Wine starting processes.
-run_unit() {
-	local dir exe
-	dir=$("$GO" list -f '{{.Dir}}' "$1")
+# Each writes its log, then its result to $2.rc (through a rename, so a
+# result is there whole or not at all); errexit is off in it, so a failing
+# test can never leave it without a result. A test binary that hangs past
+# -test.timeout (Wine's own processes can) is killed by timeout(1).
+run_unit() (
+	set +e
+	local dir exe rc
+	dir=$("$GO" list -f '{{.Dir}}' "$1") || { echo "go list $1 failed" >"$tmp/$2.log"; echo 2 >"$tmp/$2.rc.new"; mv "$tmp/$2.rc.new" "$tmp/$2.rc"; exit; }
 	exe=$tmp/tests/$(basename "$dir").test.exe
-	[[ -f $exe ]] || { echo skip >"$tmp/$2.rc"; return; } # no test files
-	(cd "$dir" && "$WINE" "$exe" -test.count=1 -test.timeout=120s) >"$tmp/$2.log" 2>&1
-	echo $? >"$tmp/$2.rc"
-}
+	if [[ -f $exe ]]; then
+		(cd "$dir" && timeout -k 10s "$UNIT_TIMEOUT" "$WINE" "$exe" -test.count=1 -test.timeout=120s) >"$tmp/$2.log" 2>&1
+		rc=$?
+		((rc == 124)) && echo "wine-test: killed after $UNIT_TIMEOUT" >>"$tmp/$2.log"
+	else
+		rc=skip # no test files
+	fi
+	echo "$rc" >"$tmp/$2.rc.new"
+	mv "$tmp/$2.rc.new" "$tmp/$2.rc"
+)
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-180s}
 for i in "${!pkgs[@]}"; do
 	run_unit "${pkgs[$i]}" "unit$i" &
 	if (($(jobs -rp | wc -l) >= 2)); then wait -n || true; fi
@@ -99,12 +112,14 @@ done
 wait
 failed=()
 for i in "${!pkgs[@]}"; do
-	case $(cat "$tmp/unit$i.rc") in
+	rc=missing
+	[[ -f $tmp/unit$i.rc ]] && rc=$(<"$tmp/unit$i.rc")
+	case $rc in
 	0) echo "ok   ${pkgs[$i]} (windows, under Wine)" ;;
 	skip) ;;
 	*)
-		echo "FAIL ${pkgs[$i]} (windows, under Wine):"
-		cat "$tmp/unit$i.log"
+		echo "FAIL ${pkgs[$i]} (windows, under Wine, exit $rc):"
+		cat "$tmp/unit$i.log" 2>/dev/null || echo "(no output)"
 		failed+=("${pkgs[$i]}")
 		;;
 	esac
@@ -113,7 +128,7 @@ done
 step "running the smoke test under Wine"
 "$WINESERVER" -k 2>/dev/null || true
 if ! ENTRA_HELPER_WINE="$WINE" ENTRA_HELPER_WINESERVER="$WINESERVER" ENTRA_HELPER_WINE_BIN="$tmp/bin" \
-	"$GO" test -count=1 -timeout 5m ./internal/winesmoke/; then
+	timeout -k 10s 6m "$GO" test -count=1 -timeout 5m ./internal/winesmoke/; then
 	failed+=(smoke)
 fi
 step "done"
