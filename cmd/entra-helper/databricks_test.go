@@ -294,6 +294,9 @@ func TestDatabricksProfileChecks(t *testing.T) {
 	}{
 		{"no host", func(p *ipc.ProfileInfo) { p.DatabricksHost = "" }, "databricks_host"},
 		{"endpoint off", func(p *ipc.ProfileInfo) { p.MetadataURL = "" }, "metadata_listen"},
+		{"default port taken", func(p *ipc.ProfileInfo) {
+			p.MetadataURL, p.MetadataDown = "", "listen tcp 127.0.0.1:8771: bind: address already in use"
+		}, "default address is taken (listen tcp 127.0.0.1:8771: bind: address already in use)"},
 	} {
 		p := testProfile()
 		tt.mutate(p)
