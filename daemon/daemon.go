@@ -101,6 +101,9 @@ type Daemon struct {
 	idSecret   string
 	idAddr     string // the managed-identity endpoint's bound address; "" when off
 	idDown     string // why the managed-identity endpoint could not listen; "" if it could or is off
+	metaDown   string // why the metadata endpoint could not listen; "" if it could or is off
+
+	buildProfile func(*config.Profile, source.Options) (tokensource.Profile, error) // nil: newProfile; a test seam
 }
 
 // Run starts the daemon and serves until ctx is cancelled or SIGINT/SIGTERM
@@ -144,7 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.broker = broker.New(opts.Clock, policy)
 	defer d.broker.Close()
-	changed, err := d.applyProfiles(cfg)
+	changed, err := d.applyProfiles(cfg, nil) // d.access has cfg's rules
 	if err != nil {
 		return err
 	}
@@ -160,11 +163,13 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	d.scrubIdentityEnv()
-	srv, err := d.serveSocket(serveErr)
+	srv, ln, err := d.serveSocket(serveErr)
 	if err != nil {
 		eps.close()
 		return err
 	}
+	lost, stopWatch := d.watchSocket(ln)
+	defer stopWatch()
 	if opts.Ready != nil {
 		opts.Ready()
 	}
@@ -174,7 +179,7 @@ func Run(ctx context.Context, opts Options) error {
 		zap.String("identity", d.idAddr), zap.Int("pid", os.Getpid()))
 	d.warmUp(changed)
 
-	runErr := d.serveUntilStopped(ctx, serveErr)
+	runErr := d.serveUntilStopped(ctx, serveErr, lost)
 	return d.shutdown(srv, eps, runErr)
 }
 
@@ -237,41 +242,62 @@ func (e endpoints) close() {
 	}
 }
 
+// loopbackEndpoint is one loopback endpoint as startEndpoints starts it.
+type loopbackEndpoint struct {
+	key   string // its [daemon] setting
+	what  string // its name in messages
+	addr  string // "": off
+	set   bool   // the config file sets addr (not the default)
+	start func(addr string, serveErr chan<- error) (*http.Server, error)
+	srv   **http.Server
+	down  *string // why it could not listen, for doctor and status
+}
+
 // startEndpoints serves the metadata and managed-identity endpoints the
-// config turns on.
+// config turns on. An endpoint whose default port is taken (another
+// user's daemon on a shared machine) stays off with a warning, which
+// doctor repeats; one whose configured address fails stops the start.
 func (d *Daemon) startEndpoints(cfg *config.Config, serveErr chan<- error) (endpoints, error) {
 	var eps endpoints
-	var err error
-	if cfg.Daemon.MetadataListen != "" {
-		if eps.meta, err = d.startMetadata(cfg.Daemon.MetadataListen, serveErr); err != nil {
-			return eps, err
+	for _, e := range []loopbackEndpoint{
+		{"metadata_listen", "the Databricks metadata endpoint", cfg.Daemon.MetadataListen, cfg.Daemon.MetadataListenSet, d.startMetadata, &eps.meta, &d.metaDown},
+		{"identity_listen", "the managed-identity endpoint", cfg.Daemon.IdentityListen, cfg.Daemon.IdentityListenSet, d.startIdentity, &eps.ident, &d.idDown},
+	} {
+		if e.addr == "" {
+			continue
 		}
-	}
-	if cfg.Daemon.IdentityListen != "" {
-		if eps.ident, err = d.startIdentity(cfg.Daemon.IdentityListen, serveErr); err != nil {
-			// The default port may be another user's daemon on a shared
-			// machine: run without the endpoint and say so (doctor too).
-			if cfg.Daemon.IdentityListen != config.DefaultIdentityListen || !errors.Is(err, syscall.EADDRINUSE) {
-				eps.close()
-				return eps, err
-			}
-			d.idDown = err.Error()
-			d.log.Warn("the managed-identity endpoint is off: its default address is in use; set identity_listen in [daemon] to a free port", zap.Error(err))
+		srv, err := e.start(e.addr, serveErr)
+		switch {
+		case err == nil:
+			*e.srv = srv
+		case defaultPortTaken(e.set, err):
+			*e.down = err.Error()
+			d.log.Warn(e.what+" is off: its default address is in use; set "+e.key+" in [daemon] to a free port and restart entra-helperd", zap.Error(err))
+		default:
+			eps.close()
+			return eps, err
 		}
 	}
 	return eps, nil
 }
 
+// defaultPortTaken tells whether an endpoint that failed to listen with
+// err may stay off: its address is the default (set is false: the config
+// file does not name it) and another process holds it.
+func defaultPortTaken(set bool, err error) bool {
+	return !set && errors.Is(err, syscall.EADDRINUSE)
+}
+
 // serveSocket listens on the daemon's socket (shared by every user in
 // system mode, where the access policy decides) and serves it.
-func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, error) {
+func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, net.Listener, error) {
 	listen := ipc.Listen
 	if d.opts.System {
 		listen = ipc.ListenShared // every user may connect; the access policy decides
 	}
 	ln, err := listen(d.opts.SocketPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srv := &ipcserver.Server{
 		Handler: d.handle,
@@ -279,12 +305,54 @@ func (d *Daemon) serveSocket(serveErr chan<- error) (*ipcserver.Server, error) {
 		OnError: func(err error) { d.log.Warn("connection refused or failed", zap.Error(err)) },
 	}
 	go func() { serveErr <- srv.Serve(ln) }()
-	return srv, nil
+	return srv, ln, nil
+}
+
+// socketCheckEvery is how often the daemon checks that its socket is
+// still its own.
+const socketCheckEvery = 30 * time.Second
+
+// watchSocket checks every socketCheckEvery (on the daemon's clock) that
+// ln's path still names its socket: a daemon whose socket or socket
+// directory was deleted, or replaced by another daemon's, cannot be
+// reached and would hold its ports for ever. The first time it does not,
+// the returned channel says why and the checks end; stop ends them too.
+// Named pipes (Windows) cannot be deleted and are not watched.
+func (d *Daemon) watchSocket(ln net.Listener) (lost <-chan error, stop func()) {
+	ch := make(chan error, 1)
+	l, ok := ln.(interface{ Lost() error })
+	if !ok {
+		return ch, func() {}
+	}
+	var mu sync.Mutex
+	var timer clock.Timer
+	stopped := false
+	var check func()
+	check = func() {
+		if err := l.Lost(); err != nil {
+			ch <- err
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = d.opts.Clock.AfterFunc(socketCheckEvery, check)
+		}
+	}
+	mu.Lock()
+	timer = d.opts.Clock.AfterFunc(socketCheckEvery, check)
+	mu.Unlock()
+	return ch, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
+	}
 }
 
 // serveUntilStopped reloads the config on SIGHUP until ctx ends (a signal
 // or the service manager) or a server fails, whose error it returns.
-func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr <-chan error) error {
+func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr, lost <-chan error) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -296,6 +364,9 @@ func (d *Daemon) serveUntilStopped(ctx context.Context, serveErr <-chan error) e
 			d.reload()
 		case err := <-serveErr:
 			return err
+		case err := <-lost:
+			d.log.Warn("entra-helperd stops: no client can reach it, its socket is not its own any more", zap.Error(err))
+			return nil
 		}
 	}
 }
@@ -341,10 +412,15 @@ func accessRules(cfg *config.Config) map[string]access.Rule {
 }
 
 // applyProfiles builds a source for every profile of cfg whose settings are
-// new or changed, and drops profiles cfg no longer has. It returns the
-// names of the new and changed profiles.
-func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
+// new or changed, then puts cfg, its profiles and rules (when not nil) in
+// force at once and drops profiles cfg no longer has. It returns the names
+// of the new and changed profiles. On an error nothing changes.
+func (d *Daemon) applyProfiles(cfg *config.Config, rules *access.RuleSet) ([]string, error) {
 	srcOpts := source.Options{HTTPClient: d.http, OpenBrowser: d.openBrowser, Log: d.log.Named("source"), Clock: d.opts.Clock}
+	build := d.newProfile
+	if d.buildProfile != nil {
+		build = d.buildProfile
+	}
 	next := make(map[string]tokensource.Profile, len(cfg.Profiles))
 	d.mu.RLock()
 	old, oldCfg := d.profiles, d.cfg
@@ -354,13 +430,18 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 			next[name] = prev
 			continue
 		}
-		prof, err := d.newProfile(p, srcOpts)
+		prof, err := build(p, srcOpts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: profile %s: %w", cfg.Path, name, err)
 		}
 		next[name] = prof
 	}
 	var changed []string
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rules != nil {
+		d.access.Install(rules)
+	}
 	for name := range old {
 		if _, ok := next[name]; !ok {
 			d.broker.SetSource(name, nil)
@@ -372,14 +453,12 @@ func (d *Daemon) applyProfiles(cfg *config.Config) ([]string, error) {
 			changed = append(changed, name)
 		}
 	}
-	d.mu.Lock()
 	d.cfg, d.profiles = cfg, next
 	for name := range d.accounts {
 		if _, ok := next[name]; !ok {
 			delete(d.accounts, name)
 		}
 	}
-	d.mu.Unlock()
 	return changed, nil
 }
 
@@ -444,11 +523,12 @@ func (d *Daemon) reload() {
 	d.mu.RLock()
 	old := d.cfg.Daemon
 	d.mu.RUnlock()
-	if err := d.access.SetRules(accessRules(cfg)); err != nil {
+	rules, err := d.access.Resolve(accessRules(cfg))
+	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(fmt.Errorf("%s: %w", cfg.Path, err)))
 		return
 	}
-	changed, err := d.applyProfiles(cfg)
+	changed, err := d.applyProfiles(cfg, rules)
 	if err != nil {
 		d.log.Error("config reload failed; keeping the running config", zap.Error(err))
 		return

@@ -168,21 +168,25 @@ func privateCheck(what, path string) (level, msg, fix string) {
 }
 
 func (d *Daemon) checkMetadata() ipc.Check {
-	if d.metaAddr == "" {
-		return ipc.Check{Name: "metadata", Level: ipc.CheckOK, Message: `the Databricks metadata endpoint is off (metadata_listen = "")`}
-	}
-	return ipc.Check{Name: "metadata", Level: ipc.CheckOK, Message: "the Databricks metadata endpoint listens on " + d.metaAddr}
+	return endpointCheck("metadata", "the Databricks metadata endpoint", "metadata_listen", "127.0.0.1:8781", d.metaAddr, d.metaDown)
 }
 
 func (d *Daemon) checkIdentity() ipc.Check {
-	if d.idDown != "" {
-		return ipc.Check{Name: "identity", Level: ipc.CheckWarn, Message: "the managed-identity endpoint is off: " + d.idDown,
-			Fix: "set identity_listen in [daemon] to a free loopback port (e.g. \"127.0.0.1:8782\") and restart entra-helperd"}
+	return endpointCheck("identity", "the managed-identity endpoint (Azure SDKs, Terraform)", "identity_listen", "127.0.0.1:8782", d.idAddr, d.idDown)
+}
+
+// endpointCheck says where the loopback endpoint what (set by key) listens,
+// that it is off, or why it could not listen on its default address and
+// which setting (e.g. example) fixes that.
+func endpointCheck(name, what, key, example, addr, down string) ipc.Check {
+	switch {
+	case down != "":
+		return ipc.Check{Name: name, Level: ipc.CheckWarn, Message: what + " is off: " + down,
+			Fix: "set " + key + " in [daemon] to a free loopback port (e.g. \"" + example + "\") and restart entra-helperd"}
+	case addr == "":
+		return ipc.Check{Name: name, Level: ipc.CheckOK, Message: what + " is off (" + key + ` = "")`}
 	}
-	if d.idAddr == "" {
-		return ipc.Check{Name: "identity", Level: ipc.CheckOK, Message: `the managed-identity endpoint is off (identity_listen = "")`}
-	}
-	return ipc.Check{Name: "identity", Level: ipc.CheckOK, Message: "the managed-identity endpoint (Azure SDKs, Terraform) listens on " + d.idAddr}
+	return ipc.Check{Name: name, Level: ipc.CheckOK, Message: what + " listens on " + addr}
 }
 
 // checkClocks compares the daemon's clock with the Date header of each

@@ -90,7 +90,7 @@ func (d *Daemon) answer(ctx context.Context, peer ipc.Peer, req *ipc.Request, se
 		return &ipc.Response{Profile: &ipc.ProfileInfo{
 			Name: p.Name, Flow: p.Flow, Tenant: tenant, TenantSource: from, ClientID: p.ClientID, Scopes: p.Scopes,
 			Cloud: p.CloudTable().Name, DatabricksHost: p.DatabricksHost, WorkspaceResourceID: p.WorkspaceResourceID,
-			MetadataURL:      d.metadataURL(p.Name),
+			MetadataURL: d.metadataURL(p.Name), MetadataDown: d.metaDown,
 			IdentityEndpoint: appService, IdentityHeader: header, IMDSEndpoint: imds,
 		}}, nil
 	default: // ipc.OpVerify
@@ -224,6 +224,7 @@ func (d *Daemon) status(ctx context.Context, peer ipc.Peer) *ipc.Status {
 	st := &ipc.Status{
 		Version: d.opts.Version, PID: os.Getpid(), StartedAt: d.started.Unix(), Uptime: now.Sub(d.started).Seconds(),
 		Store: d.store.Name(), Config: cfg.Path, MetadataURL: d.metaAddr, IdentityURL: d.idAddr,
+		MetadataDown: d.metaDown, IdentityDown: d.idDown,
 		Requests: d.requests.Load(), IdPCalls: d.broker.IdPCalls(),
 	}
 	if d.remember != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/entra-helper/entra-helper/daemon/config"
 	"github.com/entra-helper/entra-helper/daemon/endpoint"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // identityProfiles lists the profiles the managed-identity endpoint may
@@ -74,28 +75,21 @@ func (d *Daemon) identityURLs(profile string) (appService, imds, header string) 
 	return base + endpoint.AppServicePath + "/" + seg, base + endpoint.IMDSPath + "/" + d.idSecret + "/" + seg, d.idSecret
 }
 
-// scrubIdentityEnv drops the managed-identity variables that point at this
-// daemon's own endpoint (inherited when the client started the daemon from
-// a shell that ran `entra-helper azure env`): the secret must not reach the
-// daemon's children, and a managed-identity profile must not ask itself.
+// scrubIdentityEnv drops the endpoint variables (ipc.EndpointEnv) that
+// point at an entra-helperd endpoint, this daemon's or another's, whether or
+// not this daemon's endpoints are on: a shell that ran `entra-helper azure
+// env` or `databricks env` must not hand their secrets to the daemon's
+// children (a browser), and a managed-identity profile must not ask itself.
 func (d *Daemon) scrubIdentityEnv() {
-	if d.idSecret == "" {
-		return
-	}
-	dropped := []string{}
-	for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "ARM_MSI_ENDPOINT", "MSI_ENDPOINT"} {
-		v := os.Getenv(k)
-		if v == "" {
-			continue
-		}
-		own := v == d.idSecret || strings.Contains(v, "/"+d.idSecret) ||
+	own := func(v string) bool {
+		return d.idSecret != "" && (v == d.idSecret || strings.Contains(v, "/"+d.idSecret)) ||
 			d.idAddr != "" && strings.Contains(v, "://"+d.idAddr+"/")
-		if own {
-			os.Unsetenv(k)
-			dropped = append(dropped, k)
-		}
+	}
+	_, dropped := ipc.DropEndpointEnv(os.Environ(), own)
+	for _, k := range dropped {
+		os.Unsetenv(k)
 	}
 	if len(dropped) > 0 {
-		d.log.Info("ignoring managed-identity variables that point at this daemon", zap.Strings("variables", dropped))
+		d.log.Info("ignoring endpoint variables that point at an entra-helperd", zap.Strings("variables", dropped))
 	}
 }

@@ -88,6 +88,8 @@ type runFixture struct {
 	log   *syncBuffer
 	stop  context.CancelFunc
 	done  chan error
+	clock clock.Clock   // nil: the real clock
+	ready chan struct{} // closed once the daemon serves its socket
 }
 
 type syncBuffer struct {
@@ -164,9 +166,10 @@ authority_host = %q
 
 func (f *runFixture) start(cfgPath string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f.stop, f.done = cancel, make(chan error, 1)
+	f.stop, f.done, f.ready = cancel, make(chan error, 1), make(chan struct{})
 	go func() {
-		f.done <- Run(ctx, Options{ConfigPath: cfgPath, SocketPath: f.sock, Version: "test", Stderr: f.log})
+		f.done <- Run(ctx, Options{ConfigPath: cfgPath, SocketPath: f.sock, Version: "test", Stderr: f.log,
+			Clock: f.clock, Ready: func() { close(f.ready) }})
 	}()
 }
 

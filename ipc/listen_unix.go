@@ -82,8 +82,13 @@ func listen(path string, shared bool) (net.Listener, error) {
 		l.Close()
 		return nil, fmt.Errorf("ipc: setting the mode of %s: %w", path, err)
 	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("ipc: checking %s: %w", path, err)
+	}
 	ok = true
-	return &unixListener{UnixListener: l, lock: lock}, nil
+	return &unixListener{UnixListener: l, lock: lock, path: path, fi: fi}, nil
 }
 
 func daemonRunning(path string) error {
@@ -163,16 +168,39 @@ func removeStale(path string) error {
 type unixListener struct {
 	*net.UnixListener
 	lock      *os.File
+	path      string
+	fi        fs.FileInfo // the socket as created: Lost compares path with it
+	mu        sync.Mutex  // orders Lost's SetUnlinkOnClose before Close
 	closeOnce sync.Once
 	closeErr  error
 }
 
 func (l *unixListener) Close() error {
 	l.closeOnce.Do(func() {
-		l.closeErr = l.UnixListener.Close() // unlinks the socket
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.closeErr = l.UnixListener.Close() // unlinks the socket (unless Lost said it is not ours)
 		l.lock.Close()                      // releases the lock
 	})
 	return l.closeErr
+}
+
+// Lost returns why the listener's path no longer names its socket (it
+// was deleted, with its directory or alone, or replaced, perhaps by
+// another daemon), so that no client can reach it; nil while it does.
+// Once lost, Close leaves the path alone.
+func (l *unixListener) Lost() error {
+	fi, err := os.Lstat(l.path)
+	if err == nil && os.SameFile(fi, l.fi) { // same device and inode
+		return nil
+	}
+	l.mu.Lock()
+	l.SetUnlinkOnClose(false)
+	l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("ipc: the socket %s is gone: %w", l.path, err)
+	}
+	return fmt.Errorf("ipc: %s is another file now (another daemon's socket?)", l.path)
 }
 
 func dial(ctx context.Context, path string) (net.Conn, error) {

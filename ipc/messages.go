@@ -129,18 +129,22 @@ type Token struct {
 
 // Status is the daemon's state for `entra-helper status`.
 type Status struct {
-	Version     string          `json:"version"`
-	PID         int             `json:"pid"`
-	StartedAt   int64           `json:"started_at"` // Unix seconds
-	Uptime      float64         `json:"uptime_seconds"`
-	Store       string          `json:"store"`
-	StoreReason string          `json:"store_reason,omitempty"`
-	Config      string          `json:"config"`
-	MetadataURL string          `json:"metadata_listen,omitempty"`
-	IdentityURL string          `json:"identity_listen,omitempty"` // the managed-identity endpoint's address
-	Requests    uint64          `json:"requests"`
-	IdPCalls    uint64          `json:"idp_calls"`
-	Profiles    []ProfileStatus `json:"profiles"`
+	Version     string  `json:"version"`
+	PID         int     `json:"pid"`
+	StartedAt   int64   `json:"started_at"` // Unix seconds
+	Uptime      float64 `json:"uptime_seconds"`
+	Store       string  `json:"store"`
+	StoreReason string  `json:"store_reason,omitempty"`
+	Config      string  `json:"config"`
+	MetadataURL string  `json:"metadata_listen,omitempty"`
+	IdentityURL string  `json:"identity_listen,omitempty"` // the managed-identity endpoint's address
+	// MetadataDown and IdentityDown say why an endpoint could not listen
+	// on its default address (taken); "" when it listens or is off.
+	MetadataDown string          `json:"metadata_down,omitempty"`
+	IdentityDown string          `json:"identity_down,omitempty"`
+	Requests     uint64          `json:"requests"`
+	IdPCalls     uint64          `json:"idp_calls"`
+	Profiles     []ProfileStatus `json:"profiles"`
 }
 
 // Profile states.
@@ -187,7 +191,8 @@ type ProfileInfo struct {
 	Scopes              []string `json:"scopes"`
 	DatabricksHost      string   `json:"databricks_host,omitempty"`
 	WorkspaceResourceID string   `json:"workspace_resource_id,omitempty"`
-	MetadataURL         string   `json:"metadata_url,omitempty"` // "" when the endpoint is off
+	MetadataURL         string   `json:"metadata_url,omitempty"`  // "" when the endpoint is off
+	MetadataDown        string   `json:"metadata_down,omitempty"` // why the endpoint is off when its default port was taken
 	// The managed-identity endpoint ("" when off): the App Service URL
 	// (IDENTITY_ENDPOINT), its header secret (IDENTITY_HEADER) and the
 	// IMDS-style token URL with its secret path (ARM_MSI_ENDPOINT).

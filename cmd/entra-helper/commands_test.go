@@ -152,6 +152,7 @@ func TestStatus(t *testing.T) {
 	st := &ipc.Status{
 		Version: "1.2.3", PID: 99, Uptime: 3725.4, Store: "file", StoreReason: "no Secret Service",
 		Config: "/etc/eh.toml", MetadataURL: "127.0.0.1:8771", Requests: 1234, IdPCalls: 56,
+		IdentityDown: "listen tcp 127.0.0.1:8772: bind: address already in use",
 		Profiles: []ipc.ProfileStatus{
 			{Name: "prod", Flow: "client-secret", State: ipc.StateReady, Account: "app-1", Tenant: "t1",
 				Tokens: []ipc.TokenStatus{
@@ -170,7 +171,8 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{
-		"entra-helperd 1.2.3 (pid 99)", "1h02m", "file (no Secret Service)", "/etc/eh.toml", "1234", "56",
+		"entra-helperd 1.2.3 (pid 99)", "1h02m", "metadata endpoint", "127.0.0.1:8771",
+		"managed-identity endpoint", "off: listen tcp 127.0.0.1:8772: bind: address already in use (set identity_listen in [daemon] to a free port)", "file (no Secret Service)", "/etc/eh.toml", "1234", "56",
 		"profile prod (client-secret): ready", "account  app-1",
 		databricksScope, "13:50:00 (in 50m00s)", "13:30:00 (in 30m00s)", "Entra answered 503",
 		"profile me (browser): needs-login", "the refresh token expired", "entra-helper login -p me", "no cached tokens",

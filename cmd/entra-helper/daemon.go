@@ -311,36 +311,12 @@ func (a *app) profileInfo(profile string) (*ipc.ProfileInfo, error) {
 	return resp.Profile, nil
 }
 
-// daemonEnviron is env without the variables of `entra-helper azure env`
-// that point at a daemon's own loopback managed-identity endpoint: a shell
-// that ran it must not hand the endpoint's secret to the daemon it starts.
-// Variables a real Azure host set (a managed-identity profile needs them)
-// are kept.
+// daemonEnviron is env without the endpoint variables of `entra-helper
+// azure env` and `databricks env` that point at a daemon's loopback
+// endpoints (ipc.DropEndpointEnv): a shell that ran them must not hand their
+// secrets to the daemon it starts. Variables a real Azure host set (a
+// managed-identity profile needs them) are kept.
 func daemonEnviron(env []string) []string {
-	own := func(u string) bool {
-		for _, p := range []string{"http://127.0.0.1:", "http://localhost:", "http://[::1]:"} {
-			if strings.HasPrefix(u, p) && (strings.Contains(u, "/app-service") || strings.Contains(u, "/imds/")) {
-				return true
-			}
-		}
-		return false
-	}
-	dropHeader := false
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "IDENTITY_ENDPOINT="); ok && own(v) {
-			dropHeader = true
-		}
-	}
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		switch {
-		case (k == "IDENTITY_ENDPOINT" || k == "ARM_MSI_ENDPOINT") && own(v):
-			continue
-		case k == "IDENTITY_HEADER" && dropHeader:
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
+	kept, _ := ipc.DropEndpointEnv(env, nil)
+	return kept
 }

@@ -75,6 +75,9 @@ func (a *app) databricksProfile(profile string) (*ipc.ProfileInfo, error) {
 	if p.DatabricksHost == "" {
 		return nil, failf("%s has no databricks_host; add it to the profile in the entra-helper config", profileName(name))
 	}
+	if p.MetadataURL == "" && p.MetadataDown != "" {
+		return nil, failf("the daemon's Databricks metadata endpoint is off because its default address is taken (%s), so %s cannot be served to Databricks tools; set metadata_listen in the [daemon] table of the config to a free loopback port (e.g. \"127.0.0.1:8781\") and restart entra-helperd", p.MetadataDown, profileName(name))
+	}
 	if p.MetadataURL == "" {
 		return nil, failf("the daemon's Databricks metadata endpoint is off, so %s cannot be served to Databricks tools; set metadata_listen in the [daemon] table of the config", profileName(name))
 	}

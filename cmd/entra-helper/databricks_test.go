@@ -119,6 +119,7 @@ func TestEditDatabricksCfgRefusals(t *testing.T) {
 		{"empty header", "[]\n[prod]\n", []string{"line 1: neither"}},
 		{"a leading space only", "[prod]\n[ prod]\n", []string{`line 2: the header [ prod] names section " prod"`}},
 		{"quoted key (ini.v1 unquotes it)", "[prod]\n\"token\" = dapi\n", []string{"line 2: a quoted key"}},
+		{"a value ini.v1 continues to a closing \"\"\"", "[prod]\nhost = \"\"\"https://a\n", []string{`line 2: a value opened with """`}},
 		{"backquoted key", "[dev]\n`x` = 1\n[prod]\n", []string{"line 2: a quoted key"}},
 		{"an indented header that the written entries would continue", "[prod]\n  [dev]\nx = 1\n", []string{"line 2: an indented line that continues"}},
 	} {
@@ -293,6 +294,9 @@ func TestDatabricksProfileChecks(t *testing.T) {
 	}{
 		{"no host", func(p *ipc.ProfileInfo) { p.DatabricksHost = "" }, "databricks_host"},
 		{"endpoint off", func(p *ipc.ProfileInfo) { p.MetadataURL = "" }, "metadata_listen"},
+		{"default port taken", func(p *ipc.ProfileInfo) {
+			p.MetadataURL, p.MetadataDown = "", "listen tcp 127.0.0.1:8771: bind: address already in use"
+		}, "default address is taken (listen tcp 127.0.0.1:8771: bind: address already in use)"},
 	} {
 		p := testProfile()
 		tt.mutate(p)

@@ -26,7 +26,8 @@ import (
 // of the keys it writes dropped, the BOM removed); anything else that would
 // make the readers disagree about the result (a repeated section anywhere, a
 // header that differs from the profile's name only by spaces, continuation
-// lines, quoted keys (ini.v1 unquotes them), repeated keys, lines neither can
+// lines, quoted keys (ini.v1 unquotes them), values opened with """ that
+// ini.v1 continues onto the lines below, repeated keys, lines neither can
 // read) makes it refuse, naming the
 // lines, and leave the file alone.
 
@@ -40,6 +41,7 @@ const (
 	cfgEntry                // key = value or key: value
 	cfgContinuation         // indented, continuing the value above (configparser)
 	cfgQuotedKey            // "key" = value: ini.v1 drops the quotes, configparser keeps them
+	cfgOpenTriple           // key = """...: ini.v1 reads the lines below into the value
 	cfgInvalid              // neither reader can read it
 )
 
@@ -101,6 +103,9 @@ func classifyCfgLine(t string) (kind cfgKind, name, key string) {
 	}
 	i := strings.IndexAny(t, "=:")
 	if k := strings.TrimSpace(t[:max(i, 0)]); i > 0 && k != "" {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(t[i+1:]), `"""`); ok && !strings.Contains(v, `"""`) {
+			return cfgOpenTriple, "", strings.ToLower(k)
+		}
 		return cfgEntry, "", strings.ToLower(k)
 	}
 	return cfgInvalid, "", ""
@@ -300,6 +305,8 @@ func disagreements(lines []cfgLine) []cfgProblem {
 			}
 		case cfgContinuation:
 			probs = append(probs, cfgProblem{[]int{l.num}, "an indented line that continues the value above it (the Databricks Go SDK cannot read it); join it onto the line above or remove its indentation"})
+		case cfgOpenTriple:
+			probs = append(probs, cfgProblem{[]int{l.num}, `a value opened with """ and not closed on its line (the Databricks Go SDK reads the lines below into it, Python's configparser does not); write the value on one line`})
 		case cfgQuotedKey:
 			probs = append(probs, cfgProblem{[]int{l.num}, "a quoted key (the Databricks Go SDK drops the quotes, Python's configparser keeps them); write the key without quotes"})
 		case cfgInvalid:

@@ -69,13 +69,15 @@ func TestRefusedFilesAreOnesTheReadersDisagreeOn(t *testing.T) {
 		t.Skip("python3 not found")
 	}
 	for _, in := range []string{
-		"[prod]\nhost = a\n[prod]\ntoken = dapi\n",  // Go merges; Python: DuplicateSectionError
-		"[prod]\ncluster_id = a\nCLUSTER_ID = b\n",  // Python: DuplicateOptionError
-		"[prod]\ncluster_id = c\n  more\n",          // Go: no delimiter
-		"[dev]\nx = 1\n  [prod]\nauth_type = pat\n", // Go: a [prod] section; Python: x's value
-		"x = 1\n[prod]\n",                           // Python: MissingSectionHeaderError
-		"[ prod ]\nhost = h\n",                      // both: no "prod"
-		"[prod]\n\"token\" = dapi\n",                // Go: token; Python: "token"
+		"[prod]\nhost = a\n[prod]\ntoken = dapi\n",    // Go merges; Python: DuplicateSectionError
+		"[prod]\ncluster_id = a\nCLUSTER_ID = b\n",    // Python: DuplicateOptionError
+		"[prod]\ncluster_id = c\n  more\n",            // Go: no delimiter
+		"[dev]\nx = 1\n  [prod]\nauth_type = pat\n",   // Go: a [prod] section; Python: x's value
+		"x = 1\n[prod]\n",                             // Python: MissingSectionHeaderError
+		"[ prod ]\nhost = h\n",                        // both: no "prod"
+		"[prod]\nx = \"\"\"a\ntoken = dapi\n\"\"\"\n", // Go: x is three lines; Python: a line with no delimiter
+		"[prod]\nx = \"\"\"a\n",                       // Go: no closing quotes
+		"[prod]\n\"token\" = dapi\n",                  // Go: token; Python: "token"
 	} {
 		path := filepath.Join(t.TempDir(), "cfg")
 		os.WriteFile(path, []byte(in), 0o600)

@@ -575,7 +575,7 @@ func (a *app) setup(in setupInput) error {
 	say("  entra-helper token -p %s                  # an access token", p)
 	if in.databricksHost != "" {
 		if a.metadataOff(ctx, in.profile) {
-			say("  # the Databricks CLI and SDKs: the daemon's metadata endpoint is off; set metadata_listen in [daemon] of %s to a free loopback port (e.g. \"127.0.0.1:8771\"), restart entra-helperd, then run entra-helper databricks env -p %s", cfgPath, p)
+			say("  # the Databricks CLI and SDKs: the daemon's metadata endpoint is off; set metadata_listen in [daemon] of %s to a free loopback port (e.g. \"127.0.0.1:8781\"), restart entra-helperd, then run entra-helper databricks env -p %s", cfgPath, p)
 		} else {
 			say("  eval \"$(entra-helper databricks env -p %s)\"   # the Databricks CLI and SDKs use the daemon", p)
 		}
@@ -624,7 +624,8 @@ func (a *app) runningDaemon(ctx context.Context) (string, *ipc.Status) {
 }
 
 // metadataOff reports whether the running daemon serves profile without a
-// Databricks metadata endpoint (metadata_listen = ""); false when no daemon
+// Databricks metadata endpoint (metadata_listen = "" or its default port
+// taken); false when no daemon
 // answers (it is not known yet).
 func (a *app) metadataOff(ctx context.Context, profile string) bool {
 	path, st := a.runningDaemon(ctx)

@@ -61,12 +61,8 @@ func (a *app) writeStatus(w io.Writer, s *ipc.Status) error {
 	if s.Config != "" {
 		fmt.Fprintf(tw, "config\t%s\n", s.Config)
 	}
-	if s.MetadataURL != "" {
-		fmt.Fprintf(tw, "metadata endpoint\t%s\n", s.MetadataURL)
-	}
-	if s.IdentityURL != "" {
-		fmt.Fprintf(tw, "managed-identity endpoint\t%s\n", s.IdentityURL)
-	}
+	printEndpoint(tw, "metadata endpoint", s.MetadataURL, s.MetadataDown, "metadata_listen")
+	printEndpoint(tw, "managed-identity endpoint", s.IdentityURL, s.IdentityDown, "identity_listen")
 	fmt.Fprintf(tw, "requests served\t%d\n", s.Requests)
 	fmt.Fprintf(tw, "identity-provider calls\t%d\n", s.IdPCalls)
 	if err := tw.Flush(); err != nil {
@@ -170,4 +166,15 @@ func describeTenant(tenant, from string) string {
 		return from
 	}
 	return tenant + " (" + from + ")"
+}
+
+// printEndpoint writes a loopback endpoint's row: its address, or why it
+// could not listen and the setting that fixes it; nothing when it is off.
+func printEndpoint(w io.Writer, name, addr, down, key string) {
+	switch {
+	case addr != "":
+		fmt.Fprintf(w, "%s\t%s\n", name, addr)
+	case down != "":
+		fmt.Fprintf(w, "%s\toff: %s (set %s in [daemon] to a free port)\n", name, down, key)
+	}
 }

@@ -124,6 +124,22 @@ func New(opts Options, rules map[string]Rule) (*Policy, error) {
 // SetRules replaces the profiles' rules (a config reload). On an error the
 // old rules stay.
 func (p *Policy) SetRules(rules map[string]Rule) error {
+	rs, err := p.Resolve(rules)
+	if err != nil {
+		return err
+	}
+	p.Install(rs)
+	return nil
+}
+
+// RuleSet is the resolved rules of every profile, made by Resolve and put
+// in force by Install.
+type RuleSet struct{ rs *ruleSet }
+
+// Resolve resolves rules (profile name to rule) without putting them in
+// force, so that a config reload can fail on any part before it changes
+// anything.
+func (p *Policy) Resolve(rules map[string]Rule) (*RuleSet, error) {
 	rs := &ruleSet{profiles: make(map[string]*resolved, len(rules))}
 	for name, r := range rules {
 		if !p.system {
@@ -132,13 +148,15 @@ func (p *Policy) SetRules(rules map[string]Rule) error {
 		}
 		res, err := resolve(r)
 		if err != nil {
-			return fmt.Errorf("profile %s: %w", name, err)
+			return nil, fmt.Errorf("profile %s: %w", name, err)
 		}
 		rs.profiles[name] = res
 	}
-	p.rules.Store(rs)
-	return nil
+	return &RuleSet{rs: rs}, nil
 }
+
+// Install puts rules, made by Resolve, in force.
+func (p *Policy) Install(rules *RuleSet) { p.rules.Store(rules.rs) }
 
 // System reports whether the policy is in system mode.
 func (p *Policy) System() bool { return p.system }

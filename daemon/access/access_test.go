@@ -123,6 +123,18 @@ func TestUnknownNamesFailInSystemModeOnly(t *testing.T) {
 	if !sys.Allows(peer, "p") {
 		t.Fatal("a failed SetRules dropped the old rules")
 	}
+	// Resolve changes nothing until Install.
+	none, err := sys.Resolve(map[string]Rule{"p": {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sys.Allows(peer, "p") {
+		t.Fatal("Resolve put the rules in force before Install")
+	}
+	sys.Install(none)
+	if sys.Allows(peer, "p") {
+		t.Fatal("Install did not put the rules in force")
+	}
 }
 
 func TestRateLimitPerPeer(t *testing.T) {

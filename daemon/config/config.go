@@ -45,6 +45,10 @@ type Daemon struct {
 	MinValid       time.Duration // default 5m
 	MetadataListen string        // default "127.0.0.1:8771"; "" turns it off
 	IdentityListen string        // default "127.0.0.1:8772"; "" turns it off
+	// MetadataListenSet and IdentityListenSet tell that the file sets the
+	// address; the daemon runs without an endpoint whose unset (default)
+	// port is taken, but not without one the file asks for.
+	MetadataListenSet, IdentityListenSet bool
 }
 
 // Profile holds one [profiles.NAME] table, defaults filled in.

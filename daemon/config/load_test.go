@@ -65,7 +65,7 @@ flow = "managed-identity"
 		Daemon: Daemon{
 			LogLevel: "debug", LogFormat: "json", Store: "file", StateDir: "/var/lib/eh",
 			StoreKeyFile: "/etc/eh/key", MinValid: 10 * time.Minute, MetadataListen: "[::1]:9000",
-			IdentityListen: "localhost:9001",
+			IdentityListen: "localhost:9001", MetadataListenSet: true, IdentityListenSet: true,
 		},
 		Profiles: map[string]*Profile{
 			"prod": {

@@ -91,6 +91,7 @@ func (v *validator) daemon(r *rawDaemon) Daemon {
 	}
 	d.MetadataListen = v.listen("metadata_listen", r.MetadataListen, DefaultMetadataListen)
 	d.IdentityListen = v.listen("identity_listen", r.IdentityListen, DefaultIdentityListen)
+	d.MetadataListenSet, d.IdentityListenSet = r.MetadataListen != nil, r.IdentityListen != nil
 	if d.MetadataListen != "" && d.MetadataListen == d.IdentityListen && !strings.HasSuffix(d.MetadataListen, ":0") {
 		v.fail([]string{"daemon", "identity_listen"}, nil, "%q is metadata_listen too; give each endpoint its own port", d.IdentityListen)
 	}

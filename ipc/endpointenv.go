@@ -1,0 +1,64 @@
+package ipc
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// EndpointEnv names the variables that `entra-helper azure env` and
+// `entra-helper databricks env` print: each carries a loopback endpoint's
+// URL or secret. DropEndpointEnv removes them from a daemon's environment.
+var EndpointEnv = []string{
+	"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "ARM_MSI_ENDPOINT", "MSI_ENDPOINT",
+	"DATABRICKS_METADATA_SERVICE_URL",
+}
+
+// DropEndpointEnv returns env ("KEY=value" entries) without the EndpointEnv
+// variables that point at an entra-helperd loopback endpoint, any daemon's,
+// and the names it dropped. A managed-identity URL is the daemon's when it
+// is a loopback http URL under /app-service or /imds/, or own(value) is
+// true (own may be nil); IDENTITY_HEADER goes with such an
+// IDENTITY_ENDPOINT or MSI_ENDPOINT, or when own says so. The metadata URL
+// always goes: a daemon serves it and never uses it. Variables an Azure
+// host set, which a managed-identity profile needs, are kept.
+func DropEndpointEnv(env []string, own func(value string) bool) (kept, dropped []string) {
+	mine := func(v string) bool {
+		if own != nil && own(v) {
+			return true
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "http" {
+			return false
+		}
+		ip := net.ParseIP(u.Hostname())
+		loopback := u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()
+		return loopback && (u.Path == "/app-service" || strings.HasPrefix(u.Path, "/app-service/") || strings.HasPrefix(u.Path, "/imds/"))
+	}
+	drop := map[string]bool{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "IDENTITY_ENDPOINT", "MSI_ENDPOINT":
+			if mine(v) {
+				drop[k], drop["IDENTITY_HEADER"] = true, true
+			}
+		case "ARM_MSI_ENDPOINT":
+			drop[k] = drop[k] || mine(v)
+		case "IDENTITY_HEADER":
+			drop[k] = drop[k] || own != nil && own(v)
+		case "DATABRICKS_METADATA_SERVICE_URL":
+			drop[k] = true
+		}
+	}
+	kept = make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if drop[k] {
+			dropped = append(dropped, k)
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	return kept, dropped
+}
