@@ -285,7 +285,7 @@ func (d *Daemon) startEndpoints(cfg *config.Config, serveErr chan<- error) (endp
 // err may stay off: its address is the default (set is false: the config
 // file does not name it) and another process holds it.
 func defaultPortTaken(set bool, err error) bool {
-	return !set && errors.Is(err, syscall.EADDRINUSE)
+	return !set && errors.Is(err, addrInUse)
 }
 
 // serveSocket listens on the daemon's socket (shared by every user in

@@ -18,7 +18,7 @@ import (
 // TestDefaultPortTaken: only an address the config file does not set
 // (the default) may stay off, and only because another process holds it.
 func TestDefaultPortTaken(t *testing.T) {
-	inUse := fmt.Errorf("listen tcp 127.0.0.1:8771: %w", &net.OpError{Op: "listen", Err: syscall.EADDRINUSE})
+	inUse := fmt.Errorf("listen tcp 127.0.0.1:8771: %w", &net.OpError{Op: "listen", Err: addrInUse})
 	for _, c := range []struct {
 		set  bool
 		err  error
@@ -68,11 +68,11 @@ func TestEndpointOnTakenDefaultPort(t *testing.T) {
 	}
 	checks := f.checks(t, "")
 	for name, key := range map[string]string{"metadata": "metadata_listen", "identity": "identity_listen"} {
-		if c := checks[name]; c.Level != ipc.CheckWarn || !strings.Contains(c.Message, "address already in use") || !strings.Contains(c.Fix, key) {
+		if c := checks[name]; c.Level != ipc.CheckWarn || !strings.Contains(c.Message, addrInUse.Error()) || !strings.Contains(c.Fix, key) {
 			t.Errorf("doctor %s: %+v", name, c)
 		}
 	}
-	if st := f.d.status(t.Context(), ipc.Self()); !strings.Contains(st.MetadataDown, "in use") || !strings.Contains(st.IdentityDown, "in use") {
+	if st := f.d.status(t.Context(), ipc.Self()); !strings.Contains(st.MetadataDown, addrInUse.Error()) || !strings.Contains(st.IdentityDown, addrInUse.Error()) {
 		t.Errorf("status: %+v", st)
 	}
 
