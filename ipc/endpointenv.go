@@ -31,9 +31,7 @@ func DropEndpointEnv(env []string, own func(value string) bool) (kept, dropped [
 		if err != nil || u.Scheme != "http" {
 			return false
 		}
-		ip := net.ParseIP(u.Hostname())
-		loopback := u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()
-		return loopback && (u.Path == "/app-service" || strings.HasPrefix(u.Path, "/app-service/") || strings.HasPrefix(u.Path, "/imds/"))
+		return IsLoopbackHost(u.Host) && (u.Path == "/app-service" || strings.HasPrefix(u.Path, "/app-service/") || strings.HasPrefix(u.Path, "/imds/"))
 	}
 	drop := map[string]bool{}
 	for _, kv := range env {
@@ -61,4 +59,22 @@ func DropEndpointEnv(env []string, own func(value string) bool) (kept, dropped [
 		kept = append(kept, kv)
 	}
 	return kept, dropped
+}
+
+// IsLoopbackHost reports whether a Host header (or any host[:port]) names
+// a loopback address: 127.0.0.0/8, ::1 or localhost. It is the loopback
+// check of every endpoint, of the config's *_listen addresses and of the
+// endpoint variables DropEndpointEnv removes.
+func IsLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

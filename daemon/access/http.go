@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/entra-helper/entra-helper/internal/tcpowner"
 	"github.com/entra-helper/entra-helper/ipc"
@@ -74,21 +73,4 @@ func (p *Policy) AdmitRequest(r *http.Request, s Surface) (ipc.Peer, error) {
 		return cp.peer, p.deny(cp.peer, s, "", fmt.Sprintf("the daemon cannot tell which user is connecting (%v), so it refuses the request; use the socket (entra-helper token) instead", cp.err))
 	}
 	return cp.peer, p.Admit(cp.peer, s)
-}
-
-// IsLoopbackHost reports whether a Host header (or any host[:port]) names
-// a loopback address: 127.0.0.0/8, ::1 or localhost. It is the loopback
-// check of every endpoint and of the config's *_listen addresses.
-func IsLoopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
-		host = host[1 : len(host)-1]
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

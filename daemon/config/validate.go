@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/entra"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // validator checks a decoded file and collects every problem with its line.
@@ -122,7 +122,7 @@ func checkLoopbackAddr(addr string) string {
 	if err != nil || n < 0 || n > 65535 {
 		return `has no valid port (e.g. "127.0.0.1:8771")`
 	}
-	if access.IsLoopbackHost(host) {
+	if ipc.IsLoopbackHost(host) {
 		return ""
 	}
 	return `is not a loopback address (use 127.0.0.1, [::1] or localhost)`

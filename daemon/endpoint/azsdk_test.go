@@ -15,9 +15,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/daemon/tokensource"
 	"github.com/entra-helper/entra-helper/internal/secret"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // recordingTransport is an azcore Transporter that records every request's
@@ -33,7 +33,7 @@ func (r *recordingTransport) Do(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	r.hosts = append(r.hosts, req.URL.Host)
 	r.mu.Unlock()
-	if !access.IsLoopbackHost(req.URL.Host) {
+	if !ipc.IsLoopbackHost(req.URL.Host) {
 		return nil, fmt.Errorf("the test refuses to send to %s: only loopback", req.URL.Host)
 	}
 	return http.DefaultClient.Do(req)

@@ -1,7 +1,7 @@
 package endpoint
 
 import (
-	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/ipc"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -109,7 +109,7 @@ func FuzzMetadata(f *testing.F) {
 		if method != http.MethodGet {
 			t.Fatalf("200 for method %q", method)
 		}
-		if !access.IsLoopbackHost(host) {
+		if !ipc.IsLoopbackHost(host) {
 			t.Fatalf("200 for Host %q", host)
 		}
 		if version != SupportedVersion {

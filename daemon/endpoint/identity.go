@@ -185,7 +185,7 @@ func parseIdentityRequest(r *http.Request, secret string) (identityRequest, *ide
 		}
 		req.profile = name
 	}
-	if !access.IsLoopbackHost(r.Host) {
+	if !ipc.IsLoopbackHost(r.Host) {
 		return req, &identityError{status: http.StatusForbidden, code: CodeAccessDenied,
 			desc: "the Host header must be 127.0.0.1, localhost or [::1]", reason: "non-loopback Host header"}
 	}

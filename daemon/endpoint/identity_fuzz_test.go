@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/entra-helper/entra-helper/daemon/access"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // FuzzIdentity feeds random methods, request targets, Host headers, identity
@@ -99,7 +99,7 @@ func FuzzIdentity(f *testing.F) {
 		default:
 			t.Fatalf("200 for path %q", path)
 		}
-		if method != http.MethodGet || !access.IsLoopbackHost(host) || q.Get("resource") == "" {
+		if method != http.MethodGet || !ipc.IsLoopbackHost(host) || q.Get("resource") == "" {
 			t.Fatalf("200 for %s Host %q resource %q", method, host, q.Get("resource"))
 		}
 		if !strings.Contains(body, fakeToken) {

@@ -94,7 +94,7 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.answer(w, r, "", http.StatusNotFound, CodeNotFound, notFoundBody, "wrong secret or path", start)
 		return
 	}
-	if !access.IsLoopbackHost(r.Host) {
+	if !ipc.IsLoopbackHost(r.Host) {
 		m.answer(w, r, profile, http.StatusForbidden, CodeAccessDenied,
 			"entra-helper: the Host header must be 127.0.0.1, localhost or [::1]", "non-loopback Host header", start)
 		return

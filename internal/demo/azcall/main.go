@@ -25,8 +25,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/entra-helper/entra-helper/daemon/access"
 	"github.com/entra-helper/entra-helper/internal/demo/jwtaud"
+	"github.com/entra-helper/entra-helper/ipc"
 )
 
 // hostRecorder is an azcore transport that notes every host it is asked to
@@ -46,7 +46,7 @@ func (h *hostRecorder) Do(req *http.Request) (*http.Response, error) {
 	h.mu.Lock()
 	h.hosts = append(h.hosts, req.URL.Host)
 	h.mu.Unlock()
-	if !access.IsLoopbackHost(req.URL.Host) {
+	if !ipc.IsLoopbackHost(req.URL.Host) {
 		return nil, fmt.Errorf("refusing %s: %w", req.URL.Host, errNotLoopback)
 	}
 	return http.DefaultClient.Do(req)
