@@ -173,6 +173,21 @@ func (f *runFixture) start(cfgPath string) {
 	}()
 }
 
+// waitReady waits until the daemon serves its socket; a daemon that exits
+// or hangs instead fails the test. Tests wait for this rather than dial
+// in a loop: under Wine a client dialling while the daemon starts can take
+// go-winio's first pipe instance, which is never accepted.
+func (f *runFixture) waitReady(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.ready:
+	case err := <-f.done:
+		t.Fatalf("the daemon did not start: %v\n%s", err, f.log.String())
+	case <-time.After(30 * time.Second): // a hang guard
+		t.Fatalf("the daemon did not start; its log:\n%s", f.log.String())
+	}
+}
+
 // shutdown stops the daemon and returns Run's error; a daemon that does
 // not stop fails the test.
 func (f *runFixture) shutdown(t *testing.T) error {
@@ -260,16 +275,7 @@ func TestShutdownCancelsInFlight(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), ignoreWinio,
 		goleak.IgnoreAnyFunction("github.com/entra-helper/entra-helper/internal/entratest.waitLatency"))
 	f.start(cfgPath)
-	for {
-		_, err := call(t, f.sock, &ipc.Request{Op: ipc.OpStatus})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ipc.ErrNoDaemon) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	f.waitReady(t)
 	if _, err := call(t, f.sock, &ipc.Request{Op: ipc.OpLogin, Profile: "sp", Login: &ipc.LoginRequest{ClientSecret: testSPSecret}}); err != nil {
 		t.Fatalf("login: %v", err)
 	}

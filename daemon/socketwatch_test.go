@@ -44,11 +44,7 @@ func TestDaemonStopsWhenItsSocketIsLost(t *testing.T) {
 			clk := clock.NewFake(time.Now())
 			f.clock = clk
 			f.start(cfgPath)
-			select {
-			case <-f.ready:
-			case err := <-f.done:
-				t.Fatalf("the daemon did not start: %v\n%s", err, f.log.String())
-			}
+			f.waitReady(t)
 			clk.Advance(socketCheckEvery) // the socket is its own: it keeps serving
 			select {
 			case err := <-f.done:
